@@ -1,0 +1,55 @@
+"""Data: where datasets live, one clear error when they are missing, distributed loaders.
+
+Data root: ``--data-root``, else ``$MILESTONES_DATA``, else ``~/.cache/milestones``. A dataset that
+is neither there nor downloadable raises :class:`DataUnavailable`, whose message says what was
+looked for, where, how to get it, and which built-in dataset works offline; the CLI prints it and
+exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+
+def data_root(cli_value: str | None = None) -> Path:
+    if cli_value:
+        return Path(cli_value).expanduser()
+    if os.environ.get("MILESTONES_DATA"):
+        return Path(os.environ["MILESTONES_DATA"]).expanduser()
+    return Path.home() / ".cache" / "milestones"
+
+
+class DataUnavailable(RuntimeError):
+    """A dataset could not be found or fetched. The message is meant for the user, whole."""
+
+    def __init__(self, dataset: str, tried: list[str | Path], how: str, offline: str,
+                 why: str = ""):
+        self.dataset, self.tried = dataset, [str(p) for p in tried]
+        lines = [f"dataset {dataset!r} is not available{f' ({why})' if why else ''}.",
+                 "  looked in: " + ("; ".join(self.tried) or "(nowhere)"),
+                 f"  to get it: {how}",
+                 f"  offline:   {offline}"]
+        super().__init__("\n".join(lines))
+
+
+def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,
+                skip_batches: int = 0, drop_last: bool = False, workers: int = 0,
+                rank: int = 0, world_size: int = 1, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader over this rank's shard of ``dataset`` for one epoch.
+
+    The order is a function of (seed, epoch) alone, the same on every rank before sharding
+    (``DistributedSampler``), so a resumed run sees the same samples: ``skip_batches`` drops the
+    first batches of the epoch without loading them. ``batch_size`` is per rank.
+    """
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle,
+                                 seed=seed, drop_last=drop_last)
+    sampler.set_epoch(epoch)
+    indices = list(sampler)[skip_batches * batch_size:]
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)  # worker seeds
+    return DataLoader(dataset, batch_size=batch_size, sampler=indices, drop_last=drop_last,
+                      num_workers=workers, pin_memory=pin_memory, generator=generator,
+                      persistent_workers=False)

@@ -1,0 +1,170 @@
+"""Runtime: device, precision, seeding, torch.compile, torchrun/DDP, signals and budgets.
+
+``setup(cfg)`` turns the shared config fields into a :class:`Runtime`; the rest are small functions
+a training loop calls where it needs them. Works the same in one process and under
+``torchrun --nproc_per_node=N`` (NCCL on CUDA, gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import random
+import signal
+import threading
+import time
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: torch.device
+    amp_dtype: torch.dtype | None  # None = plain fp32
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    def autocast(self) -> AbstractContextManager:
+        """bf16/fp16 autocast for the forward pass and loss; a no-op in fp32."""
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """Loss scaling, enabled only for fp16 (bf16 has fp32's range and needs none)."""
+        return torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+
+
+def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank)
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def set_deterministic(on: bool) -> None:
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if on or torch.are_deterministic_algorithms_enabled():  # the call imports dynamo (~1 s)
+        torch.use_deterministic_algorithms(on)
+    torch.backends.cudnn.benchmark = not on
+
+
+def setup(cfg) -> Runtime:
+    """Init torchrun/DDP if launched by it, pick the device and precision, seed (seed + rank)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(cfg.device, local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    dtype = cfg.dtype if cfg.dtype != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+    set_deterministic(cfg.deterministic)
+    seed_everything(cfg.seed + rank)
+    return Runtime(device, _DTYPES[dtype], rank, world_size, local_rank)
+
+
+def maybe_compile(model: nn.Module, on: bool) -> nn.Module:
+    return torch.compile(model) if on else model
+
+
+def wrap_ddp(model: nn.Module, rt: Runtime) -> nn.Module:
+    if not rt.distributed:
+        return model
+    ids = [rt.device.index] if rt.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under DDP and torch.compile wrappers (what checkpoints hold)."""
+    while True:
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def all_reduce(t: torch.Tensor, op: str = "sum") -> torch.Tensor:
+    """In-place all-reduce across ranks (sum or max); the identity in one process."""
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(t, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
+    return t
+
+
+def shutdown(rt: Runtime) -> None:
+    """End a DDP run cleanly. Call after dropping the model and optimizer (``del model, opt``).
+
+    A bare destroy_process_group() made one gloo rank abort in about half the runs on these
+    machines; collecting, then a barrier, then destroy ended 40 of 40 runs cleanly.
+    """
+    gc.collect()
+    if rt.distributed and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+class StopFlag:
+    """Turns SIGTERM/SIGINT into a flag the loop polls, so a preempted run saves and exits.
+
+    A second Ctrl-C kills as usual. Outside the main thread (where handlers cannot be set) it only
+    carries the budget. ``check()`` returns why to stop: "SIGTERM", "SIGINT", "max_minutes" or
+    None; under DDP all ranks agree (the call is collective, so every rank must make it).
+    """
+
+    def __init__(self, max_minutes: float | None = None):
+        self.received: str | None = None
+        self.deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def _handle(self, signum, frame) -> None:
+        self.received = signal.Signals(signum).name
+        signal.signal(signum, self._old.get(signum, signal.SIG_DFL))
+
+    def check(self, device: torch.device | None = None) -> str | None:
+        reasons = [None, "max_minutes", "SIGINT", "SIGTERM"]
+        code = reasons.index(self.received) if self.received else 0
+        if code == 0 and self.deadline is not None and time.monotonic() > self.deadline:
+            code = 1
+        if dist.is_available() and dist.is_initialized():
+            code = int(all_reduce(torch.tensor([code], device=device), "max").item())
+        return reasons[code]

@@ -1,0 +1,400 @@
+"""Train a ResNet (or plain net) the paper's way: ``python -m milestones.resnet.train --help``.
+
+    python -m milestones.resnet.train --preset quick                 # CPU minutes, built-in data
+    python -m milestones.resnet.train --model resnet110              # §4.2 CIFAR-10 recipe (GPU)
+    python -m milestones.resnet.train --preset imagenet --data-dir /data/imagenet   # §3.4
+    torchrun --nproc_per_node=8 -m milestones.resnet.train --preset imagenet ...    # DDP
+
+The loop below is the paper's recipe written out: SGD with momentum, step decays of the learning
+rate at fixed iterations, ResNet-110's warm-up, error on a held-out split, test error at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from milestones.core import runtime
+from milestones.core.checkpoint import (
+    export_safetensors,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from milestones.core.config import (
+    ConfigError,
+    RunConfig,
+    changed_fields,
+    require,
+    run,
+    save_config,
+    to_dict,
+)
+from milestones.core.data import data_root, make_loader
+from milestones.core.metrics import MetricLogger, check_finite, environment
+from milestones.resnet import data as D
+from milestones.resnet.model import CIFAR_MODELS, MODELS, cifar_resnet
+
+ModelName = Literal["resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202",
+                    "plain20", "plain32", "plain44", "plain56", "plain110", "resnet_tiny",
+                    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+                    "plain18", "plain34"]
+
+
+@dataclasses.dataclass
+class Config(RunConfig):
+    """Train a ResNet or plain net (He et al. 2015). Defaults: the CIFAR-10 recipe of §4.2."""
+
+    model: ModelName = "resnet20"
+    """Network: CIFAR nets (6n+2 layers, option A) or ImageNet nets (option B)."""
+    width: int | None = None
+    """CIFAR nets only: first-stage filters (paper: 16); smaller is faster on CPU."""
+    stride_in_1x1: bool = True
+    """Bottleneck nets: stride in the first 1x1 (paper, v1) or, with --no-stride-in-1x1, in the
+    3x3 (torchvision's v1.5, needed to load its weights)."""
+    dataset: Literal["cifar10", "fashion-mnist", "shapes", "imagenet"] = "cifar10"
+    """cifar10 (§4.2), imagenet (§3.4), fashion-mnist, or shapes (built in, offline)."""
+    data_dir: str | None = None
+    """Dataset folder; default <data root>/<dataset>. CIFAR-10 may be torchvision's files or an
+    image folder train/<class>/*, test/<class>/*."""
+    download: bool = False
+    """Let torchvision download CIFAR-10 when it is not found."""
+    train_size: int | None = None
+    """Use only the first N training images (before the train/val split)."""
+    test_size: int | None = None
+    """Evaluate on only the first N test images."""
+    val_size: int = 5000
+    """Training images held out for validation: §4.2's 45k/5k split. 0 trains on all 50k."""
+    batch_size: int = 128
+    """Global mini-batch (§4.2: 128, on two GPUs); split across ranks under torchrun."""
+    lr: float = 0.1
+    """Initial learning rate (§4.2)."""
+    momentum: float = 0.9
+    """SGD momentum (§4.2)."""
+    weight_decay: float = 1e-4
+    """L2 weight decay (§4.2; §3.4 uses the same)."""
+    steps: int = 64_000
+    """Iterations in all: "terminate training at 64k iterations" (§4.2)."""
+    lr_steps: tuple[int, ...] = (32_000, 48_000)
+    """Iterations at which the learning rate is divided by 10 (§4.2: 32k and 48k)."""
+    warmup: Literal["auto", "on", "off"] = "auto"
+    """§4.2: train ResNet-110 at warmup_lr until the training error is below warmup_until_error,
+    then at lr. auto = on for resnet110 and resnet1202."""
+    warmup_lr: float = 0.01
+    """Learning rate during the warm-up (§4.2)."""
+    warmup_until_error: float = 0.8
+    """Training error (over the last log window) that ends the warm-up (§4.2: 80%)."""
+    log_every: int = 50
+    """Iterations between training-metric records (and warm-up checks)."""
+    eval_every: int = 2000
+    """Iterations between validation runs (best.pt follows the validation error)."""
+    ckpt_every: int = 2000
+    """Iterations between last.pt checkpoints."""
+    workers: int = 8
+    """ImageNet only: DataLoader worker processes per rank."""
+    ten_crop: bool = False
+    """ImageNet only: evaluate with the standard 10 crops (§3.4) instead of one centre crop."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.model in MODELS, self, "model", f"choose from {', '.join(MODELS)}")
+        require(self.width is None or (self.width > 0 and self.model in CIFAR_MODELS), self,
+                "width", "must be > 0, and applies to the CIFAR nets (resnet20 ... plain110) only")
+        require(self.dataset in ("cifar10", "fashion-mnist", "shapes", "imagenet"), self,
+                "dataset", "choose from cifar10, fashion-mnist, shapes, imagenet")
+        for field in ("batch_size", "steps", "log_every", "eval_every", "ckpt_every"):
+            require(getattr(self, field) > 0, self, field, "must be > 0")
+        for field in ("lr", "warmup_lr"):
+            require(getattr(self, field) > 0, self, field, "must be > 0")
+        require(0 <= self.momentum < 1, self, "momentum", "must be in [0, 1)")
+        require(self.weight_decay >= 0, self, "weight_decay", "must be >= 0")
+        require(self.val_size >= 0, self, "val_size", "must be >= 0")
+        require(self.train_size is None or self.train_size > self.val_size, self, "train_size",
+                f"must be larger than --val-size ({self.val_size})")
+        require(self.test_size is None or self.test_size > 0, self, "test_size", "must be > 0")
+        increasing = list(self.lr_steps) == sorted(set(self.lr_steps))
+        require(increasing and all(0 < s < self.steps for s in self.lr_steps), self, "lr_steps",
+                f"must increase, within (0, {self.steps})")
+        require(0 < self.warmup_until_error <= 1, self, "warmup_until_error", "must be in (0, 1]")
+        require(self.workers >= 0, self, "workers", "must be >= 0")
+
+
+def paper() -> Config:
+    """§4.2: CIFAR-10, batch 128, lr 0.1 (/10 at 32k, 48k), 64k iterations, 45k/5k split."""
+    return Config(preset="paper")
+
+
+def imagenet() -> Config:
+    """§3.4: ImageNet, ResNet-50, batch 256, lr 0.1 /10 every 30 epochs, 90 epochs (see README)."""
+    epoch = 1_281_167 // 256  # 5004 iterations
+    return Config(preset="imagenet", model="resnet50", dataset="imagenet", batch_size=256,
+                  steps=90 * epoch, lr_steps=(30 * epoch, 60 * epoch), val_size=0,
+                  eval_every=epoch, ckpt_every=epoch // 4, log_every=100)
+
+
+def quick() -> Config:
+    """CPU minutes: ResNet-20 on the built-in shapes, the §4.2 schedule compressed to 1600 steps."""
+    return Config(preset="quick", dataset="shapes", steps=1600, lr_steps=(800, 1200),
+                  eval_every=400, ckpt_every=400, log_every=20)
+
+
+def smoke() -> Config:
+    """Seconds: a 5k-parameter ResNet-8 on a sliver of the built-in shapes. For tests."""
+    return Config(preset="smoke", model="resnet_tiny", dataset="shapes", train_size=512,
+                  val_size=128, test_size=256, batch_size=32, steps=8, lr_steps=(6,), log_every=2,
+                  eval_every=4, ckpt_every=4, progress=False)
+
+
+PRESETS = {"paper": paper, "imagenet": imagenet, "quick": quick, "smoke": smoke}
+
+
+def build_model(cfg: Config, num_classes: int, in_channels: int) -> nn.Module:
+    kw = {"num_classes": num_classes, "in_channels": in_channels}
+    if cfg.model in CIFAR_MODELS and cfg.model != "resnet_tiny" and cfg.width is not None:
+        plain = cfg.model.startswith("plain")
+        depth = int(cfg.model.removeprefix("plain" if plain else "resnet"))
+        return cifar_resnet(depth, plain=plain, width=cfg.width, **kw)
+    if cfg.model in ("resnet50", "resnet101", "resnet152"):
+        kw["stride_in_1x1"] = cfg.stride_in_1x1
+    return MODELS[cfg.model](**kw)
+
+
+def learning_rate(cfg: Config, step: int, warming: bool) -> float:
+    """§4.2: lr, divided by 10 at each of lr_steps; warmup_lr while warming up (ResNet-110)."""
+    if warming:
+        return cfg.warmup_lr
+    return cfg.lr / 10 ** sum(step >= s for s in cfg.lr_steps)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches, rt: runtime.Runtime) -> dict[str, float]:
+    """Mean cross-entropy and top-1 error over every batch (summed across ranks).
+    10-crop batches (b, 10, C, H, W) average the softmax over the crops (§3.4)."""
+    model.eval()
+    totals = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss, errors, count
+    for x, y in batches:
+        if len(y) == 0:
+            continue
+        x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
+        with rt.autocast():
+            logits = model(x.flatten(0, 1) if x.dim() == 5 else x)
+        logp = logits.float().log_softmax(-1)
+        if x.dim() == 5:  # (b*10, K) -> (b, K): log of the mean probability
+            logp = logp.view(len(y), x.shape[1], -1).exp().mean(1).log()
+        totals += torch.stack([F.nll_loss(logp, y, reduction="sum").double(),
+                               (logp.argmax(1) != y).sum().double(),
+                               torch.tensor(len(y), dtype=torch.float64, device=rt.device)])
+    runtime.all_reduce(totals)
+    model.train()
+    loss, errors, count = totals.tolist()
+    return {"loss": loss / max(count, 1), "error": errors / max(count, 1)}
+
+
+def load_data(cfg: Config, rt: runtime.Runtime):
+    """-> (train_epoch, steps_per_epoch, val, test, meta). ``train_epoch(epoch, start)`` iterates
+    this rank's batches of an epoch from batch ``start``; ``val()``/``test()`` iterate evaluation
+    batches (or are None). Raises DataUnavailable before anything is written."""
+    b = cfg.batch_size // rt.world_size  # per rank
+    if cfg.dataset == "imagenet":
+        folder = cfg.data_dir or data_root(cfg.data_root) / "imagenet"
+        train_set, val_set = D.imagenet_datasets(folder, cfg.ten_crop)
+        kw = dict(seed=cfg.seed, workers=cfg.workers, rank=rt.rank, world_size=rt.world_size,
+                  pin_memory=rt.device.type == "cuda")
+
+        def train_epoch(epoch: int, start: int):
+            return make_loader(train_set, b, shuffle=True, epoch=epoch, skip_batches=start,
+                               drop_last=True, **kw)
+
+        meta = {"source": str(Path(train_set.root).parent), "classes": len(train_set.classes),
+                "in_channels": 3, "train_images": len(train_set), "val_images": len(val_set)}
+        steps_per_epoch = len(train_set) // rt.world_size // b  # DistributedSampler, drop_last
+        return train_epoch, steps_per_epoch, lambda: make_loader(val_set, b, shuffle=False, **kw), \
+            None, meta
+
+    data = D.load_in_memory(cfg.dataset, data_dir=cfg.data_dir, root=cfg.data_root,
+                            download=cfg.download,
+                            val_size=cfg.val_size, train_size=cfg.train_size,
+                            test_size=cfg.test_size)
+    test = data.test
+    mean = D.pixel_mean(data.train)  # §4.2: "the per-pixel mean subtracted"
+    kw = dict(mean=mean, device=rt.device, rank=rt.rank, world_size=rt.world_size)
+    train = D.Batches(data.train, cfg.batch_size, shuffle=True, augment=True, seed=cfg.seed, **kw)
+
+    def eval_batches(split: D.ImageSet):
+        batches = D.Batches(split, cfg.batch_size, shuffle=False, augment=False, drop_last=False,
+                            **kw)
+        return lambda: batches.epoch(0)
+
+    meta = {"source": data.source, "classes": len(data.classes), "in_channels": data.in_channels,
+            "train_images": len(data.train), "val_images": len(data.val) if data.val else 0,
+            "test_images": len(test), "pixel_mean": mean}
+    return train.epoch, len(train), eval_batches(data.val) if data.val else None, \
+        eval_batches(test), meta
+
+
+def main(cfg: Config) -> dict:
+    """Train per ``cfg``; returns the run summary (also written to <out>/summary.json)."""
+    rt = runtime.setup(cfg)
+    try:
+        return train(cfg, rt)
+    finally:  # train()'s model and optimizer are gone by now, as a clean DDP exit needs
+        runtime.shutdown(rt)
+
+
+def train(cfg: Config, rt: runtime.Runtime) -> dict:
+    if cfg.batch_size % rt.world_size:
+        raise ConfigError("batch_size", cfg.batch_size, f"must divide among {rt.world_size} ranks")
+    train_epoch, steps_per_epoch, val_set, test_set, meta = load_data(cfg, rt)
+    if steps_per_epoch == 0:
+        raise ConfigError("batch_size", cfg.batch_size, "is larger than the training set")
+    pixel_mean = meta.pop("pixel_mean", None)
+    out = Path(cfg.out or f"runs/resnet/{cfg.preset}-{cfg.model}-s{cfg.seed}")
+
+    model = build_model(cfg, meta["classes"], meta["in_channels"]).to(rt.device)
+    if rt.device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    # §4.2: SGD, momentum 0.9, weight decay 1e-4 (on every parameter, BN included, as in Caffe).
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    scaler = rt.grad_scaler()
+    step, best = 0, {"error": float("inf"), "step": None}
+    warming = cfg.warmup == "on" or (cfg.warmup == "auto"
+                                     and cfg.model in ("resnet110", "resnet1202"))
+    # sums over the current log window, kept on the device (no sync per step)
+    window = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss * images, errors, images
+
+    resuming = cfg.resume and (out / "last.pt").exists()
+    ckpt = load_checkpoint(out / "last.pt", rt.device) if resuming else None
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        scaler.load_state_dict(ckpt["scaler"])
+        step, best, warming = ckpt["step"], ckpt["best"], ckpt["warming"]
+        window.copy_(ckpt["window"])
+        set_rng_state(ckpt["rng"])
+    if rt.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if ckpt is not None:
+            changed = changed_fields(ckpt["config"], cfg, ignore=("resume", "max_steps",
+                                     "max_minutes", "progress", "device", "tensorboard", "out"))
+            if changed:
+                print(f"warning: resuming with changed config fields: {changed}")
+        elif cfg.resume:
+            print(f"note: --resume: no checkpoint at {out / 'last.pt'}; starting fresh")
+        save_config(cfg, out / "config.json")
+    header = {"config": to_dict(cfg), "env": environment(rt.device), "data": meta,
+              "world_size": rt.world_size, "params": sum(p.numel() for p in model.parameters())}
+    log = MetricLogger(out, header, total_steps=cfg.steps, start_step=step, enabled=rt.is_main,
+                       progress=cfg.progress, tensorboard=cfg.tensorboard, desc=cfg.model)
+    compiled = runtime.maybe_compile(model, cfg.compile)
+    net = runtime.wrap_ddp(compiled, rt)  # evaluation uses `compiled`: every rank on its shard
+
+    def state() -> dict:
+        return {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scaler": scaler.state_dict(), "step": step, "best": best, "warming": warming,
+                "window": window.cpu(), "rng": rng_state(), "config": to_dict(cfg),
+                "pixel_mean": pixel_mean, "env": header["env"]}
+
+    def validate() -> dict:
+        nonlocal best
+        metrics = evaluate(compiled, val_set(), rt)
+        log.log(step, "val", **metrics)
+        if metrics["error"] < best["error"]:
+            best = {"error": metrics["error"], "step": step}
+            if rt.is_main:
+                save_checkpoint(out / "best.pt", state())
+        return metrics
+
+    budget = min(cfg.steps, cfg.max_steps or cfg.steps)
+    stop_reason, losses = None, []  # losses: this window's, checked for NaN/inf at each log
+    train_time, logged_time, images_seen, tick = 0.0, 0.0, 0, time.perf_counter()
+    net.train()
+    with runtime.StopFlag(cfg.max_minutes) as stop:
+        while step < budget and stop_reason is None:
+            epoch, start = divmod(step, steps_per_epoch)
+            for x, y in train_epoch(epoch, start):
+                x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
+                if rt.device.type == "cuda":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                lr = learning_rate(cfg, step, warming)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                with rt.autocast():
+                    logits = net(x)  # (b, K)
+                    loss = F.cross_entropy(logits.float(), y)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                step += 1
+                losses.append(loss.detach())
+                window += torch.stack([loss.detach().double() * len(y),
+                                       (logits.argmax(1) != y).sum().double(),
+                                       torch.tensor(len(y), dtype=torch.float64, device=rt.device)])
+                log.advance()
+
+                if step % cfg.log_every == 0:
+                    check_finite(losses, step - len(losses) + 1)
+                    losses.clear()
+                    loss_sum, errors, images = runtime.all_reduce(window.clone()).tolist()
+                    window.zero_()
+                    train_time += time.perf_counter() - tick
+                    tick, images_seen = time.perf_counter(), images_seen + images
+                    log.log(step, "train", loss=loss_sum / images, error=errors / images, lr=lr,
+                            epoch=round(step / steps_per_epoch, 3),
+                            images_per_s=images / (train_time - logged_time))
+                    logged_time = train_time
+                    if warming and errors / images < cfg.warmup_until_error:
+                        warming = False  # §4.2: "(about 400 iterations), and then go back to 0.1"
+                        log.print(f"step {step}: training error {errors / images:.3f} < "
+                                  f"{cfg.warmup_until_error}: warm-up over, lr {cfg.lr}")
+                if step % cfg.eval_every == 0 and step < cfg.steps and val_set is not None:
+                    train_time += time.perf_counter() - tick
+                    validate()
+                    tick = time.perf_counter()
+                if step % cfg.ckpt_every == 0 and rt.is_main:
+                    train_time += time.perf_counter() - tick
+                    save_checkpoint(out / "last.pt", state())
+                    tick = time.perf_counter()
+                if not rt.distributed or step % 10 == 0:
+                    stop_reason = stop.check(rt.device)
+                if step >= budget or stop_reason is not None:
+                    break
+    check_finite(losses, step - len(losses) + 1)
+    if stop_reason is None and step < cfg.steps:
+        stop_reason = "max_steps"
+
+    summary = {"model": cfg.model, "dataset": cfg.dataset, "preset": cfg.preset, "seed": cfg.seed,
+               "step": step, "steps": cfg.steps, "stopped": stop_reason, "params": header["params"],
+               "train_time_s": round(train_time, 2),
+               "images_per_s": round(images_seen / logged_time, 1) if logged_time else None}
+    if stop_reason not in ("SIGTERM", "SIGINT"):  # a preempted run saves and leaves at once
+        if val_set is not None:
+            summary["final_val_error"] = validate()["error"]
+            summary.update(best_val_error=best["error"], best_step=best["step"])
+        if test_set is not None:
+            test = evaluate(compiled, test_set(), rt)
+            log.log(step, "test", **test)
+            summary["final_test_error"], summary["final_test_loss"] = test["error"], test["loss"]
+    if rt.is_main:
+        save_checkpoint(out / "last.pt", state())
+        if stop_reason not in ("SIGTERM", "SIGINT"):
+            export_safetensors(model, out / "model.safetensors", {
+                "model": cfg.model, "step": str(step), "config": json.dumps(to_dict(cfg))})
+        summary["out"] = str(out)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        log.print("summary: " + json.dumps(summary))
+    log.close()
+    return summary
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main, Config, PRESETS))

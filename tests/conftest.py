@@ -1,0 +1,40 @@
+"""Shared test set-up: offline, deterministic, CPU. Nothing here needs the network."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+# The real CIFAR-10 as JPEGs (see ../shared/data/README.md): used where present, never required.
+CIFAR10_TGZ_CANDIDATES = [Path(os.environ.get("MILESTONES_CIFAR10_TGZ", "/nonexistent")),
+                          REPO.parent / "shared" / "data" / "cifar10-jpg.tar.gz"]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None):
+    """Run ``python <args>`` in a fresh process; returns the CompletedProcess (text)."""
+    return subprocess.run([sys.executable, *args], cwd=cwd or REPO, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="session")
+def cifar10_folder(tmp_path_factory) -> Path:
+    """The real CIFAR-10 image folder (train/<class>/*, test/<class>/*), extracted once."""
+    tgz = next((p for p in CIFAR10_TGZ_CANDIDATES if p.is_file()), None)
+    if tgz is None:
+        pytest.skip("the CIFAR-10 JPEG archive (../shared/data/cifar10-jpg.tar.gz) is not here")
+    out = tmp_path_factory.mktemp("cifar10")
+    if shutil.which("tar"):  # ~2 s, against ~25 s for Python's tarfile
+        subprocess.run(["tar", "-xzf", str(tgz), "-C", str(out)], check=True)
+    else:
+        with tarfile.open(tgz) as tar:
+            tar.extractall(out, filter="data")
+    return out
