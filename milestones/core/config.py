@@ -95,7 +95,7 @@ def _is_device(name: str) -> bool:
     return True
 
 
-C = TypeVar("C", bound=RunConfig)
+C = TypeVar("C")  # a config dataclass with a `preset` field
 
 
 def parse(config_cls: type[C], presets: dict[str, Callable[[], C]], args: list[str] | None = None,

@@ -54,14 +54,24 @@ def environment(device: torch.device) -> dict[str, Any]:
     import numpy
     import torchvision
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
     return {
         "python": sys.version.split()[0], "torch": str(torch.__version__),  # plain str, not
         "torchvision": str(torchvision.__version__), "numpy": numpy.__version__,  # TorchVersion
         "git_sha": git_sha(), "host": socket.gethostname(), "device": str(device),
-        "device_name": name or platform.machine(), "threads": torch.get_num_threads(),
+        "device_name": name, "threads": torch.get_num_threads(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def read_metrics(path: str | Path) -> list[dict]:

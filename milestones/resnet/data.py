@@ -352,10 +352,12 @@ def imagenet_transforms(train: bool, ten_crop: bool = False):
     from torchvision.transforms import v2 as T
 
     norm = [T.ToImage(), T.ToDtype(torch.float32, scale=True)]
+    # DEVIATION(D7): per-channel mean/std normalisation (torchvision's), not a per-pixel mean
     if train:  # §3.4: shorter side in [256, 480], 224 crop, flip, colour augmentation
         return T.Compose([T.RandomResize(256, 481), T.RandomCrop(224), T.RandomHorizontalFlip(),
                           *norm, Lighting(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     one = T.Compose([*norm, T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    # DEVIATION(D9): one centre crop unless ten_crop; no fully-convolutional multi-scale test
     if ten_crop:  # §3.4: "standard 10-crop testing"
         return T.Compose([T.Resize(256), T.TenCrop(224), StackCrops(one)])
     return T.Compose([T.Resize(256), T.CenterCrop(224), one])

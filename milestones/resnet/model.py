@@ -51,6 +51,7 @@ def shortcut_a(x: torch.Tensor, c_out: int, stride: int) -> torch.Tensor:
     """Option A (§3.3): identity, subsampled by the stride, extra channels zero-padded."""
     x = x[:, :, ::stride, ::stride]  # (B, C_in, H/s, W/s)
     pad = c_out - x.shape[1]
+    # DEVIATION(D6): the zeros go half before, half after the channels (the paper does not say)
     return F.pad(x, (0, 0, 0, 0, pad // 2, pad - pad // 2))  # (B, C_out, H/s, W/s)
 
 
@@ -78,7 +79,8 @@ class ResidualBlock(nn.Module):
             identity = shortcut_a(x, self.c_out, self.stride)
         else:  # Eq. 1: y = F(x) + x
             identity = x
-        return F.relu(out + identity, inplace=True)
+        out += identity  # in place: BN's backward does not need its output
+        return F.relu(out, inplace=True)
 
 
 class BasicBlock(ResidualBlock):

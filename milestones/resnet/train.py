@@ -71,9 +71,9 @@ class Config(RunConfig):
     """Use only the first N training images (before the train/val split)."""
     test_size: int | None = None
     """Evaluate on only the first N test images."""
-    val_size: int = 5000
+    val_size: int = 5000  # DEVIATION(D10): 45k/5k for every run, unless --val-size 0
     """Training images held out for validation: §4.2's 45k/5k split. 0 trains on all 50k."""
-    batch_size: int = 128
+    batch_size: int = 128  # DEVIATION(D4): BN sees all 128 on one device (paper: 64 per GPU)
     """Global mini-batch (§4.2: 128, on two GPUs); split across ranks under torchrun."""
     lr: float = 0.1
     """Initial learning rate (§4.2)."""
@@ -106,8 +106,9 @@ class Config(RunConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.model in MODELS, self, "model", f"choose from {', '.join(MODELS)}")
-        require(self.width is None or (self.width > 0 and self.model in CIFAR_MODELS), self,
-                "width", "must be > 0, and applies to the CIFAR nets (resnet20 ... plain110) only")
+        cifar = self.model in CIFAR_MODELS and self.model != "resnet_tiny"
+        require(self.width is None or (self.width > 0 and cifar), self, "width",
+                "must be > 0, and applies to the CIFAR nets (resnet20 ... plain110) only")
         require(self.dataset in ("cifar10", "fashion-mnist", "shapes", "imagenet"), self,
                 "dataset", "choose from cifar10, fashion-mnist, shapes, imagenet")
         for field in ("batch_size", "steps", "log_every", "eval_every", "ckpt_every"):
@@ -133,7 +134,8 @@ def paper() -> Config:
 
 
 def imagenet() -> Config:
-    """§3.4: ImageNet, ResNet-50, batch 256, lr 0.1 /10 every 30 epochs, 90 epochs (see README)."""
+    """§3.4: ImageNet, ResNet-50, batch 256, lr 0.1 /10 every 30 epochs, 90 epochs (see README).
+    DEVIATION(D8): fixed decays, not "divided by 10 when the error plateaus" up to 600k steps."""
     epoch = 1_281_167 // 256  # 5004 iterations
     return Config(preset="imagenet", model="resnet50", dataset="imagenet", batch_size=256,
                   steps=90 * epoch, lr_steps=(30 * epoch, 60 * epoch), val_size=0,
@@ -158,13 +160,28 @@ PRESETS = {"paper": paper, "imagenet": imagenet, "quick": quick, "smoke": smoke}
 
 def build_model(cfg: Config, num_classes: int, in_channels: int) -> nn.Module:
     kw = {"num_classes": num_classes, "in_channels": in_channels}
-    if cfg.model in CIFAR_MODELS and cfg.model != "resnet_tiny" and cfg.width is not None:
+    if cfg.width is not None:  # a CIFAR net at another width (checked in Config)
         plain = cfg.model.startswith("plain")
         depth = int(cfg.model.removeprefix("plain" if plain else "resnet"))
         return cifar_resnet(depth, plain=plain, width=cfg.width, **kw)
     if cfg.model in ("resnet50", "resnet101", "resnet152"):
         kw["stride_in_1x1"] = cfg.stride_in_1x1
     return MODELS[cfg.model](**kw)
+
+
+def load_trained(run_dir: str | Path, which: str = "last") -> tuple[nn.Module, torch.Tensor | None]:
+    """A trained model from a run folder, in eval mode, and the pixel mean its inputs need::
+
+        model, mean = load_trained("runs/resnet/quick-resnet20-s0")
+        logits = model(images.float() / 255 - mean)   # images: uint8 (B, C, H, W)
+    """
+    ckpt = load_checkpoint(Path(run_dir) / f"{which}.pt")
+    saved = {k: tuple(v) if isinstance(v, list) else v for k, v in ckpt["config"].items()}
+    cfg = dataclasses.replace(Config(), **saved)
+    weights = ckpt["model"]
+    model = build_model(cfg, weights["fc.weight"].shape[0], weights["conv1.weight"].shape[1])
+    model.load_state_dict(weights)
+    return model.eval(), ckpt["pixel_mean"]
 
 
 def learning_rate(cfg: Config, step: int, warming: bool) -> float:
@@ -223,7 +240,6 @@ def load_data(cfg: Config, rt: runtime.Runtime):
                             download=cfg.download,
                             val_size=cfg.val_size, train_size=cfg.train_size,
                             test_size=cfg.test_size)
-    test = data.test
     mean = D.pixel_mean(data.train)  # §4.2: "the per-pixel mean subtracted"
     kw = dict(mean=mean, device=rt.device, rank=rt.rank, world_size=rt.world_size)
     train = D.Batches(data.train, cfg.batch_size, shuffle=True, augment=True, seed=cfg.seed, **kw)
@@ -235,9 +251,9 @@ def load_data(cfg: Config, rt: runtime.Runtime):
 
     meta = {"source": data.source, "classes": len(data.classes), "in_channels": data.in_channels,
             "train_images": len(data.train), "val_images": len(data.val) if data.val else 0,
-            "test_images": len(test), "pixel_mean": mean}
+            "test_images": len(data.test), "pixel_mean": mean}
     return train.epoch, len(train), eval_batches(data.val) if data.val else None, \
-        eval_batches(test), meta
+        eval_batches(data.test), meta
 
 
 def main(cfg: Config) -> dict:
@@ -261,7 +277,9 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
     model = build_model(cfg, meta["classes"], meta["in_channels"]).to(rt.device)
     if rt.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    # §4.2: SGD, momentum 0.9, weight decay 1e-4 (on every parameter, BN included, as in Caffe).
+    # §4.2: SGD, momentum 0.9, weight decay 1e-4.
+    # DEVIATION(D2): PyTorch's momentum (v = mu v + g, p -= lr v), not Caffe's (v = mu v + lr g).
+    # DEVIATION(D3): weight decay on every parameter, BN's included (the paper does not say).
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)
     scaler = rt.grad_scaler()
@@ -327,7 +345,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 lr = learning_rate(cfg, step, warming)
                 for group in opt.param_groups:
                     group["lr"] = lr
-                with rt.autocast():
+                with rt.autocast():  # DEVIATION(D1): bf16 on CUDA by default (paper: fp32)
                     logits = net(x)  # (b, K)
                     loss = F.cross_entropy(logits.float(), y)
                 opt.zero_grad(set_to_none=True)
@@ -352,6 +370,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                             epoch=round(step / steps_per_epoch, 3),
                             images_per_s=images / (train_time - logged_time))
                     logged_time = train_time
+                    # DEVIATION(D5): the warm-up's training error is this log window's
                     if warming and errors / images < cfg.warmup_until_error:
                         warming = False  # §4.2: "(about 400 iterations), and then go back to 0.1"
                         log.print(f"step {step}: training error {errors / images:.3f} < "

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from safetensors.torch import load_file
 from milestones.core.checkpoint import load_checkpoint
 from milestones.core.config import EXIT_ERROR, EXIT_OK, EXIT_PREEMPTED, EXIT_USAGE, ConfigError
 from milestones.core.metrics import NonFiniteLoss, read_metrics
+from milestones.resnet import data as D
 from milestones.resnet import train as T
 from tests.conftest import REPO, run_cli
 
@@ -40,6 +42,15 @@ def test_smoke_runs_end_to_end_and_writes_the_run_folder(tmp_path):
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt["step"] == 8 and ckpt["config"]["preset"] == "smoke"
     assert set(load_file(out / "model.safetensors")) == set(ckpt["model"])
+
+
+def test_a_trained_model_loads_for_inference(tmp_path):
+    summary = T.main(smoke(tmp_path))
+    model, mean = T.load_trained(tmp_path / "run")
+    data = D.load_in_memory("shapes", val_size=128, train_size=512, test_size=256)
+    with torch.no_grad():
+        errors = (model(data.test.x.float() / 255 - mean).argmax(1) != data.test.y).float().mean()
+    assert errors.item() == pytest.approx(summary["final_test_error"])
 
 
 def test_resume_in_a_fresh_process_is_exact(tmp_path):
@@ -169,6 +180,14 @@ def test_warmup_switches_off_once_the_error_drops(tmp_path):
 def test_bf16_autocast_path(tmp_path):
     summary = T.main(smoke(tmp_path, dtype="bf16"))
     assert summary["step"] == 8 and summary["final_test_loss"] < 10
+
+
+@pytest.mark.skipif(not os.environ.get("MILESTONES_TEST_COMPILE"),
+                    reason="torch.compile takes ~15 s on CPU; set MILESTONES_TEST_COMPILE=1")
+def test_compile_path(tmp_path):
+    summary = T.main(smoke(tmp_path, compile=True))
+    assert summary["step"] == 8 and summary["final_test_loss"] < 10
+    assert "_orig_mod" not in "".join(load_checkpoint(tmp_path / "run" / "last.pt")["model"])
 
 
 def test_two_process_ddp_with_gloo(tmp_path):
