@@ -75,13 +75,18 @@ def test_ddp_helpers_in_a_one_process_group():
         flag = runtime.StopFlag()
         flag.received = "SIGTERM"
         assert flag.check() == "SIGTERM"  # goes through the all-reduce
+        del wrapped
+        runtime.shutdown(rt)  # collect, barrier, destroy
+        assert not dist.is_initialized()
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def test_unwrap_compiled_module():
     model = nn.Linear(3, 2)
-    assert runtime.unwrap(torch.compile(model)) is model
+    assert runtime.maybe_compile(model, False) is model
+    assert runtime.unwrap(runtime.maybe_compile(model, True)) is model
     assert runtime.unwrap(model) is model
     assert runtime.wrap_ddp(model, runtime.Runtime(torch.device("cpu"), None)) is model
 
