@@ -25,6 +25,21 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def make_image_folder(root: Path, classes, n_per_class: int, size=(32, 32), ext="png",
+                      splits=("train", "test")) -> None:
+    """root/<split>/<class>/NNNN.<ext>: random RGB images, deterministic."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split in splits:
+        for name in classes:
+            (root / split / name).mkdir(parents=True)
+            for i in range(n_per_class):
+                pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / name / f"{i:04d}.{ext}")
+
+
 @pytest.fixture(scope="session")
 def cifar10_folder(tmp_path_factory) -> Path:
     """The real CIFAR-10 image folder (train/<class>/*, test/<class>/*), extracted once."""

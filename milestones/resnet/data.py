@@ -12,35 +12,26 @@ ImageNet goes through ``torchvision.datasets.ImageFolder`` and a DataLoader with
 
 from __future__ import annotations
 
-import gzip
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from milestones.core.data import DataUnavailable, data_root
+from milestones.core.datasets import (
+    CIFAR10_CLASSES,
+    FASHION_CLASSES,
+    ImageSet,
+    load_cifar10,
+    load_fashion_mnist,
+    split_train_val,
+)
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                   "truck")
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                   "Sneaker", "Bag", "Ankle boot")
 SHAPES = ("disk", "ring", "square", "triangle", "plus")
 SHAPES_CLASSES = tuple(f"{s}-{t}" for s in SHAPES for t in ("solid", "striped"))
-FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian dataset-fashion-mnist
-
-
-@dataclass
-class ImageSet:
-    """Images as uint8 (N, C, H, W) with int64 labels (N,)."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.y)
+OFFLINE = "--dataset shapes (built in, procedurally generated)"
 
 
 @dataclass
@@ -54,109 +45,6 @@ class InMemoryData:
     @property
     def in_channels(self) -> int:
         return self.train.x.shape[1]
-
-
-def split_train_val(train: ImageSet, val_size: int,
-                    seed: int = 0) -> tuple[ImageSet, ImageSet | None]:
-    """The paper's 45k/5k train/val split (§4.2): a fixed random hold-out, the same for every run
-    (seeded by ``seed``, not by the run's seed)."""
-    if val_size <= 0:
-        return train, None
-    perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
-    v, t = perm[:val_size].sort().values, perm[val_size:].sort().values
-    return ImageSet(train.x[t], train.y[t]), ImageSet(train.x[v], train.y[v])
-
-
-# ---- CIFAR-10 -----------------------------------------------------------------------------------
-
-def load_cifar10(root: Path | None = None,
-                 download: bool = False) -> tuple[ImageSet, ImageSet, str]:
-    """CIFAR-10 (train 50k, test 10k) from torchvision's files or a folder of images.
-
-    ``root`` may hold torchvision's ``cifar-10-batches-py/`` or an image folder
-    ``train/<class>/*.{png,jpg}``, ``test/<class>/*``. Default root: <data root>/cifar10.
-    """
-    root = Path(root) if root else data_root() / "cifar10"
-    if (root / "cifar-10-batches-py").is_dir() or download:
-        from torchvision.datasets import CIFAR10
-
-        try:
-            sets = [CIFAR10(str(root), train=t, download=download) for t in (True, False)]
-        except Exception as e:  # URLError offline, or a damaged archive
-            raise _cifar_missing(root, f"{type(e).__name__}: {e}") from None
-        train, test = (ImageSet(torch.from_numpy(s.data).permute(0, 3, 1, 2).contiguous(),
-                                torch.tensor(s.targets)) for s in sets)
-        return train, test, f"torchvision CIFAR10 at {root}"
-    if (root / "train").is_dir() and (root / "test").is_dir():
-        train, test = (load_image_folder(root / s, CIFAR10_CLASSES) for s in ("train", "test"))
-        return train, test, f"image folder {root}"
-    raise _cifar_missing(root)
-
-
-def _cifar_missing(root: Path, why: str = "") -> DataUnavailable:
-    return DataUnavailable(
-        "cifar10", [root / "cifar-10-batches-py", root / "train", root / "test"],
-        how=f"add --download to fetch it with torchvision into {root} (170 MB), or point "
-            "--data-dir at a folder with train/<class>/* and test/<class>/* images",
-        offline="--dataset shapes (built in, procedurally generated)", why=why)
-
-
-def load_image_folder(folder: Path, classes: tuple[str, ...]) -> ImageSet:
-    """Every image under folder/<class>/ decoded to uint8 RGB (all the same size, e.g. CIFAR)."""
-    from PIL import Image
-
-    xs, ys = [], []
-    for label, name in enumerate(classes):
-        files = sorted(p for p in (folder / name).glob("*") if p.is_file())
-        if not files:
-            raise DataUnavailable(folder.name, [folder / name], how=f"put the {name!r} images in "
-                                  f"{folder / name}", offline="--dataset shapes", why="empty class")
-        for f in files:
-            with Image.open(f) as img:
-                xs.append(np.asarray(img.convert("RGB")))
-        ys += [label] * len(files)
-    return ImageSet(torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(),
-                    torch.tensor(ys))
-
-
-# ---- Fashion-MNIST ------------------------------------------------------------------------------
-
-def load_fashion_mnist(root: Path | None = None,
-                       base: Path | None = None) -> tuple[ImageSet, ImageSet, str]:
-    """Fashion-MNIST (60k/10k, 28x28 grey) from the original idx files (.gz or not).
-
-    Looked for in ``root``, <data root>/fashion-mnist, <data root>/FashionMNIST/raw (torchvision's
-    layout) and /usr/share/datasets/fashion-mnist (Debian's ``dataset-fashion-mnist``).
-    """
-    base = base or data_root()
-    tried = ([Path(root)] if root else []) + [base / "fashion-mnist", base / "FashionMNIST" / "raw",
-                                               FASHION_MNIST_SYSTEM_DIR]
-    for d in tried:
-        if _idx(d, "train-images-idx3-ubyte") and _idx(d, "t10k-labels-idx1-ubyte"):
-            sets = [ImageSet(_read_idx(_idx(d, f"{p}-images-idx3-ubyte")).unsqueeze(1),
-                             _read_idx(_idx(d, f"{p}-labels-idx1-ubyte")).long())
-                    for p in ("train", "t10k")]
-            return sets[0], sets[1], f"Fashion-MNIST idx files in {d}"
-    raise DataUnavailable(
-        "fashion-mnist", tried,
-        how="`apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or "
-            "torchvision.datasets.FashionMNIST(root, download=True) into <data root>",
-        offline="--dataset shapes (built in, procedurally generated)")
-
-
-def _idx(folder: Path, stem: str) -> Path | None:
-    for p in (folder / stem, folder / f"{stem}.gz"):
-        if p.is_file():
-            return p
-    return None
-
-
-def _read_idx(path: Path) -> torch.Tensor:
-    """The idx format of (Fashion-)MNIST: a magic number whose last byte is the rank, then sizes."""
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    ndim = raw[3]
-    shape = np.frombuffer(raw, ">i4", count=ndim, offset=4)
-    return torch.from_numpy(np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape).copy())
 
 
 # ---- shapes: the built-in offline dataset -------------------------------------------------------
@@ -246,18 +134,18 @@ def load_in_memory(dataset: str, *, data_dir: str | None = None, root: str | Non
     """
     base, folder = data_root(root), Path(data_dir) if data_dir else None
     if dataset == "cifar10":
-        (train, test, source), classes = (load_cifar10(folder or base / "cifar10", download),
-                                          CIFAR10_CLASSES)
+        (train, test, source), classes = (load_cifar10(folder or base / "cifar10", download,
+                                                       OFFLINE), CIFAR10_CLASSES)
     elif dataset == "fashion-mnist":
-        (train, test, source), classes = load_fashion_mnist(folder, base), FASHION_CLASSES
+        (train, test, source), classes = (load_fashion_mnist(folder, base, download, OFFLINE),
+                                          FASHION_CLASSES)
     elif dataset == "shapes":
         (train, test, source), classes = (load_shapes(train_size or 50_000, test_size or 10_000),
                                           SHAPES_CLASSES)
     else:
         raise ValueError(f"unknown in-memory dataset {dataset!r}")
-    train = ImageSet(train.x[:train_size], train.y[:train_size])
-    test = ImageSet(test.x[:test_size], test.y[:test_size])
-    train, val = split_train_val(train, val_size)
+    train, val = split_train_val(train.head(train_size), val_size)
+    test = test.head(test_size)
     return InMemoryData(train, val, test, classes, source)
 
 

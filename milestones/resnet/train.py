@@ -66,7 +66,7 @@ class Config(RunConfig):
     """Dataset folder; default <data root>/<dataset>. CIFAR-10 may be torchvision's files or an
     image folder train/<class>/*, test/<class>/*."""
     download: bool = False
-    """Let torchvision download CIFAR-10 when it is not found."""
+    """Let torchvision download CIFAR-10 or Fashion-MNIST when it is not found."""
     train_size: int | None = None
     """Use only the first N training images (before the train/val split)."""
     test_size: int | None = None

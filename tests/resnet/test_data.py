@@ -1,16 +1,12 @@
-"""ResNet data: the paper's augmentation, exact batches for resume and DDP, every loader."""
+"""ResNet data: the paper's augmentation, exact batches for resume and DDP, shapes, ImageNet."""
 
-import gzip
-import urllib.error
-
-import numpy as np
 import pytest
 import torch
 import torchvision.transforms.functional as TF
-from PIL import Image
 
 from milestones.core.data import DataUnavailable
 from milestones.resnet import data as D
+from tests.conftest import make_image_folder
 
 
 def test_pad_crop_flip_matches_a_per_image_reference():
@@ -67,15 +63,9 @@ def test_evaluation_batches_cover_every_image_once_in_order():
     assert torch.equal(restored, data.x)
 
 
-def test_per_pixel_mean_and_split():
+def test_per_pixel_mean():
     data = _images(n=100)
     assert torch.allclose(D.pixel_mean(data), data.x.float().mean(0) / 255, atol=1e-6)
-    train, val = D.split_train_val(data, 20)
-    assert (len(train), len(val)) == (80, 20)
-    seen = {tuple(x.flatten().tolist()) for x in torch.cat([train.x, val.x])}
-    assert len(seen) == 100  # disjoint, nothing lost
-    assert torch.equal(D.split_train_val(data, 20)[1].x, val.x)  # fixed
-    assert D.split_train_val(data, 0) == (data, None)
 
 
 def test_shapes_is_deterministic_and_balanced():
@@ -89,85 +79,6 @@ def test_shapes_is_deterministic_and_balanced():
     assert torch.equal(chunked.y, a.y)
 
 
-def _write_idx(path, array: np.ndarray, gz: bool):
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big")
-                                                      for d in array.shape)
-    raw = header + array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(raw) if gz else raw)
-
-
-@pytest.mark.parametrize("gz", [True, False])
-def test_fashion_mnist_from_idx_files(tmp_path, gz):
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 12), ("t10k", 5)):
-        suffix = ".gz" if gz else ""
-        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte{suffix}",
-                   rng.integers(0, 256, (n, 28, 28)), gz)
-        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n), gz)
-    train, test, source = D.load_fashion_mnist(tmp_path)
-    assert train.x.shape == (12, 1, 28, 28) and test.x.shape == (5, 1, 28, 28)
-    assert train.y.dtype == torch.int64 and str(tmp_path) in source
-
-
-@pytest.mark.skipif(not D.FASHION_MNIST_SYSTEM_DIR.is_dir(),
-                    reason="Debian's dataset-fashion-mnist is not installed")
-def test_fashion_mnist_from_the_debian_package(monkeypatch, tmp_path):
-    monkeypatch.setenv("MILESTONES_DATA", str(tmp_path))
-    train, test, source = D.load_fashion_mnist()
-    assert train.x.shape == (60000, 1, 28, 28) and test.x.shape == (10000, 1, 28, 28)
-    assert torch.bincount(train.y).tolist() == [6000] * 10
-
-
-def test_fashion_mnist_missing(monkeypatch, tmp_path):
-    monkeypatch.setattr(D, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "none")
-    monkeypatch.setenv("MILESTONES_DATA", str(tmp_path))
-    with pytest.raises(DataUnavailable, match="apt-get install dataset-fashion-mnist") as e:
-        D.load_fashion_mnist()
-    assert str(tmp_path / "fashion-mnist") in str(e.value) and "--dataset shapes" in str(e.value)
-
-
-def _image_folder(root, classes, n_per_class, size=(32, 32), ext="png"):
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for name in classes:
-            (root / split / name).mkdir(parents=True)
-            for i in range(n_per_class):
-                pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
-                Image.fromarray(pixels).save(root / split / name / f"{i:04d}.{ext}")
-
-
-def test_cifar10_from_an_image_folder(tmp_path):
-    _image_folder(tmp_path, D.CIFAR10_CLASSES, 2)
-    train, test, source = D.load_cifar10(tmp_path)
-    assert train.x.shape == (20, 3, 32, 32) and train.x.dtype == torch.uint8
-    assert train.y.tolist() == [c for c in range(10) for _ in range(2)]
-    png = np.array(Image.open(tmp_path / "train" / "bird" / "0001.png"))
-    assert torch.equal(train.x[5], torch.from_numpy(png).permute(2, 0, 1))  # exact pixels, RGB
-
-
-def test_cifar10_real_folder(cifar10_folder):
-    train, test, source = D.load_cifar10(cifar10_folder)
-    assert train.x.shape == (50000, 3, 32, 32) and test.x.shape == (10000, 3, 32, 32)
-    assert torch.bincount(train.y).tolist() == [5000] * 10
-    mean = D.pixel_mean(train).mean((1, 2))  # CIFAR-10's channel means: 0.491, 0.482, 0.447
-    assert torch.allclose(mean, torch.tensor([0.491, 0.482, 0.447]), atol=0.01)
-
-
-def test_cifar10_missing_and_download_failure(tmp_path, monkeypatch):
-    with pytest.raises(DataUnavailable, match="--download") as e:
-        D.load_cifar10(tmp_path / "nothing")
-    assert "cifar-10-batches-py" in str(e.value) and "--dataset shapes" in str(e.value)
-
-    import torchvision.datasets
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
-    with pytest.raises(DataUnavailable, match="URLError"):
-        D.load_cifar10(tmp_path / "nothing", download=True)
-
-
 def test_load_in_memory_caps_and_splits():
     data = D.load_in_memory("shapes", val_size=50, train_size=300, test_size=40)
     assert (len(data.train), len(data.val), len(data.test)) == (250, 50, 40)
@@ -175,8 +86,8 @@ def test_load_in_memory_caps_and_splits():
 
 
 def test_imagenet_folder_and_transforms(tmp_path):
-    _image_folder(tmp_path, ["n01", "n02"], 2, size=(300, 400), ext="jpg")
-    (tmp_path / "test").rename(tmp_path / "val")
+    make_image_folder(tmp_path, ["n01", "n02"], 2, size=(300, 400), ext="jpg",
+                      splits=("train", "val"))
     train, val = D.imagenet_datasets(tmp_path)
     x, y = train[0]
     assert x.shape == (3, 224, 224) and x.dtype == torch.float32 and y == 0
