@@ -53,3 +53,38 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int =
     return DataLoader(dataset, batch_size=batch_size, sampler=indices, drop_last=drop_last,
                       num_workers=workers, pin_memory=pin_memory, generator=generator,
                       persistent_workers=False)
+
+
+class IndexBatches:
+    """Mini-batches of indices into an in-memory dataset of ``n`` examples.
+
+    The order of an epoch is drawn from a generator seeded by (seed, epoch) alone, so batch ``i``
+    of epoch ``e`` is the same in a run resumed at any step; draws for augmentation can continue
+    from the same generator (``order`` returns it). ``batch_size`` is global: under DDP each rank
+    takes its slice of every global batch.
+    """
+
+    def __init__(self, n: int, batch_size: int, *, shuffle: bool, seed: int = 0,
+                 drop_last: bool = True, rank: int = 0, world_size: int = 1):
+        if batch_size % world_size:
+            raise ValueError(f"batch size {batch_size} is not divisible by {world_size} ranks")
+        self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
+        self.rank, self.world_size = rank, world_size
+        self.steps = n // batch_size if drop_last else -(-n // batch_size)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def order(self, epoch: int) -> tuple[torch.Tensor, torch.Generator]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return (torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)), g
+
+    def slices(self, order: torch.Tensor, start: int = 0):
+        """This rank's indices of global batches start, start + 1, ... of an epoch's order."""
+        b = self.batch_size // self.world_size
+        for i in range(start, self.steps):
+            batch = order[i * self.batch_size:(i + 1) * self.batch_size]  # the global batch
+            yield batch[self.rank * b:(self.rank + 1) * b]
+
+    def epoch(self, epoch: int, start: int = 0):
+        return self.slices(self.order(epoch)[0], start)

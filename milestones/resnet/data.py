@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from milestones.core.data import DataUnavailable, data_root
+from milestones.core.data import DataUnavailable, IndexBatches, data_root
 from milestones.core.datasets import (
     CIFAR10_CLASSES,
     FASHION_CLASSES,
@@ -163,30 +163,22 @@ class Batches:
     def __init__(self, data: ImageSet, batch_size: int, *, mean: torch.Tensor, device: torch.device,
                  shuffle: bool, augment: bool, pad: int = 4, seed: int = 0, drop_last: bool = True,
                  rank: int = 0, world_size: int = 1):
-        if batch_size % world_size:
-            raise ValueError(f"batch size {batch_size} is not divisible by {world_size} ranks")
+        self.index = IndexBatches(len(data), batch_size, shuffle=shuffle, seed=seed,
+                                  drop_last=drop_last, rank=rank, world_size=world_size)
         self.x, self.y = data.x.to(device), data.y.to(device)
         self.mean = mean.to(device)
-        self.batch_size, self.shuffle, self.augment, self.pad = batch_size, shuffle, augment, pad
-        self.seed, self.drop_last, self.rank, self.world_size = seed, drop_last, rank, world_size
-        n = len(self.y)
-        self.steps_per_epoch = n // batch_size if drop_last else math.ceil(n / batch_size)
+        self.augment, self.pad = augment, pad
 
     def __len__(self) -> int:
-        return self.steps_per_epoch
+        return len(self.index)
 
     def epoch(self, epoch: int, start: int = 0):
         """Yield (x float (b, C, H, W), y (b,)) for batches start.. of ``epoch``, on the device."""
-        n = len(self.y)
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
-        if self.augment:
-            offsets = torch.randint(0, 2 * self.pad + 1, (n, 2), generator=g)
-            flips = torch.rand(n, generator=g) < 0.5
-        b = self.batch_size // self.world_size
-        for i in range(start, self.steps_per_epoch):
-            batch = order[i * self.batch_size:(i + 1) * self.batch_size]  # the global batch
-            idx = batch[self.rank * b:(self.rank + 1) * b]  # this rank's slice
+        order, g = self.index.order(epoch)
+        if self.augment:  # drawn for the whole epoch, after its order, from the same generator
+            offsets = torch.randint(0, 2 * self.pad + 1, (len(order), 2), generator=g)
+            flips = torch.rand(len(order), generator=g) < 0.5
+        for idx in self.index.slices(order, start):
             idx_dev = idx.to(self.x.device)
             x = self.x[idx_dev]  # (b, C, H, W) uint8
             if self.augment:

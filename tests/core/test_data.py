@@ -3,7 +3,7 @@
 import torch
 from torch.utils.data import TensorDataset
 
-from milestones.core.data import DataUnavailable, data_root, make_loader
+from milestones.core.data import DataUnavailable, IndexBatches, data_root, make_loader
 
 
 def test_data_root_precedence(monkeypatch, tmp_path):
@@ -52,3 +52,18 @@ def test_ranks_get_disjoint_shards():
 def test_workers_give_the_same_batches():
     kw = dict(shuffle=True, seed=4, epoch=1)
     assert _indices(make_loader(DATA, 16, workers=2, **kw)) == _indices(make_loader(DATA, 16, **kw))
+
+
+def test_index_batches_are_resumable_and_shard_across_ranks():
+    batches = IndexBatches(50, 8, shuffle=True, seed=2)
+    assert len(batches) == 6 and len(IndexBatches(50, 8, shuffle=True, drop_last=False)) == 7
+    full = [b.tolist() for b in batches.epoch(3)]
+    assert [b.tolist() for b in batches.epoch(3, start=4)] == full[4:]
+    assert full != [b.tolist() for b in batches.epoch(4)]
+    ranks = [[b.tolist() for b in IndexBatches(50, 8, shuffle=True, seed=2, rank=r,
+                                                world_size=2).epoch(3)] for r in range(2)]
+    assert [a + b for a, b in zip(*ranks, strict=True)] == full
+    order, g = batches.order(3)
+    assert sorted(order.tolist()) == list(range(50)) and isinstance(g, torch.Generator)
+    assert [b.tolist() for b in IndexBatches(10, 4, shuffle=False, drop_last=False).epoch(0)] == [
+        [0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
