@@ -28,8 +28,8 @@ OFFLINE = "the milestone's built-in dataset (see --help for --dataset)"
 
 
 @dataclass
-class ImageSet:
-    """Images as uint8 (N, C, H, W) with int64 labels (N,)."""
+class Split:
+    """One split of a dataset: inputs (e.g. uint8 images (N, C, H, W)) and int64 labels (N,)."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -37,26 +37,31 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.y)
 
-    def head(self, n: int | None) -> ImageSet:
-        """The first ``n`` examples (all of them for None)."""
-        return ImageSet(self.x[:n], self.y[:n])
+    def subset(self, n: int | None, seed: int = 0) -> Split:
+        """``n`` examples picked at random (fixed by ``seed``), in their original order; all of
+        them for None. Random, not the first n: image folders come sorted by class."""
+        if n is None or n >= len(self):
+            return self
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
+        idx = idx.sort().values
+        return Split(self.x[idx], self.y[idx])
 
 
-def split_train_val(train: ImageSet, val_size: int,
-                    seed: int = 0) -> tuple[ImageSet, ImageSet | None]:
+def split_train_val(train: Split, val_size: int,
+                    seed: int = 0) -> tuple[Split, Split | None]:
     """Hold out ``val_size`` random training examples (e.g. CIFAR-10's 45k/5k split). The split
     depends on ``seed`` only, not on a run's seed: every run holds out the same examples."""
     if val_size <= 0:
         return train, None
     perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
     v, t = perm[:val_size].sort().values, perm[val_size:].sort().values
-    return ImageSet(train.x[t], train.y[t]), ImageSet(train.x[v], train.y[v])
+    return Split(train.x[t], train.y[t]), Split(train.x[v], train.y[v])
 
 
 # ---- CIFAR-10 -----------------------------------------------------------------------------------
 
 def load_cifar10(root: Path | None = None, download: bool = False,
-                 offline: str = OFFLINE) -> tuple[ImageSet, ImageSet, str]:
+                 offline: str = OFFLINE) -> tuple[Split, Split, str]:
     """CIFAR-10 (train 50k, test 10k) from torchvision's files or a folder of images.
 
     ``root`` may hold torchvision's ``cifar-10-batches-py/`` or an image folder
@@ -74,7 +79,7 @@ def load_cifar10(root: Path | None = None, download: bool = False,
         except Exception as e:  # URLError offline, or a damaged archive
             raise DataUnavailable("cifar10", tried, how, offline, f"{type(e).__name__}: {e}") \
                 from None
-        train, test = (ImageSet(torch.from_numpy(s.data).permute(0, 3, 1, 2).contiguous(),
+        train, test = (Split(torch.from_numpy(s.data).permute(0, 3, 1, 2).contiguous(),
                                 torch.tensor(s.targets)) for s in sets)
         return train, test, f"torchvision CIFAR10 at {root}"
     if (root / "train").is_dir() and (root / "test").is_dir():
@@ -83,7 +88,7 @@ def load_cifar10(root: Path | None = None, download: bool = False,
     raise DataUnavailable("cifar10", tried, how, offline)
 
 
-def load_image_folder(folder: Path, classes: tuple[str, ...]) -> ImageSet:
+def load_image_folder(folder: Path, classes: tuple[str, ...]) -> Split:
     """Every image under folder/<class>/ decoded to uint8 RGB (all the same size, e.g. CIFAR)."""
     from PIL import Image
 
@@ -97,14 +102,14 @@ def load_image_folder(folder: Path, classes: tuple[str, ...]) -> ImageSet:
             with Image.open(f) as img:
                 xs.append(np.asarray(img.convert("RGB")))
         ys += [label] * len(files)
-    return ImageSet(torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(),
+    return Split(torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(),
                     torch.tensor(ys))
 
 
 # ---- MNIST and Fashion-MNIST (idx files) --------------------------------------------------------
 
 def load_mnist(root: Path | None = None, base: Path | None = None, download: bool = False,
-               offline: str = OFFLINE) -> tuple[ImageSet, ImageSet, str]:
+               offline: str = OFFLINE) -> tuple[Split, Split, str]:
     """MNIST (60k/10k, 28x28 grey) from the original idx files (.gz or not).
 
     Looked for in ``root``, <data root>/mnist, <data root>/MNIST/raw (torchvision's layout) and
@@ -122,7 +127,7 @@ def load_mnist(root: Path | None = None, base: Path | None = None, download: boo
 
 def load_fashion_mnist(root: Path | None = None, base: Path | None = None,
                        download: bool = False,
-                       offline: str = OFFLINE) -> tuple[ImageSet, ImageSet, str]:
+                       offline: str = OFFLINE) -> tuple[Split, Split, str]:
     """Fashion-MNIST (60k/10k, 28x28 grey) from the original idx files (.gz or not).
 
     Looked for in ``root``, <data root>/fashion-mnist, <data root>/FashionMNIST/raw (torchvision's
@@ -137,7 +142,7 @@ def load_fashion_mnist(root: Path | None = None, base: Path | None = None,
 
 
 def _load_idx(name: str, tried: list[Path], how: str, offline: str,
-              download: tuple[str, Path] | bool) -> tuple[ImageSet, ImageSet, str]:
+              download: tuple[str, Path] | bool) -> tuple[Split, Split, str]:
     if download and not any(_complete(d) for d in tried):
         import torchvision.datasets
 
@@ -148,7 +153,7 @@ def _load_idx(name: str, tried: list[Path], how: str, offline: str,
             raise DataUnavailable(name, tried, how, offline, f"{type(e).__name__}: {e}") from None
     for d in tried:
         if _complete(d):
-            train, test = (ImageSet(_read_idx(_idx(d, f"{p}-images-idx3-ubyte")).unsqueeze(1),
+            train, test = (Split(_read_idx(_idx(d, f"{p}-images-idx3-ubyte")).unsqueeze(1),
                                     _read_idx(_idx(d, f"{p}-labels-idx1-ubyte")).long())
                            for p in ("train", "t10k"))
             return train, test, f"{name} idx files in {d}"

@@ -23,7 +23,7 @@ from milestones.core.data import DataUnavailable, IndexBatches, data_root
 from milestones.core.datasets import (
     CIFAR10_CLASSES,
     FASHION_CLASSES,
-    ImageSet,
+    Split,
     load_cifar10,
     load_fashion_mnist,
     split_train_val,
@@ -36,9 +36,9 @@ OFFLINE = "--dataset shapes (built in, procedurally generated)"
 
 @dataclass
 class InMemoryData:
-    train: ImageSet
-    val: ImageSet | None
-    test: ImageSet
+    train: Split
+    val: Split | None
+    test: Split
     classes: tuple[str, ...]
     source: str  # where the data came from, for the run's records
 
@@ -49,7 +49,7 @@ class InMemoryData:
 
 # ---- shapes: the built-in offline dataset -------------------------------------------------------
 
-def make_shapes(n: int, seed: int, size: int = 32, chunk: int = 4096) -> ImageSet:
+def make_shapes(n: int, seed: int, size: int = 32, chunk: int = 4096) -> Split:
     """A procedural 10-class image dataset: 5 shapes x {solid, striped}, 32x32 RGB, uint8.
 
     Each image holds a large shape (disk, ring, square, triangle or plus) at a random position,
@@ -62,7 +62,7 @@ def make_shapes(n: int, seed: int, size: int = 32, chunk: int = 4096) -> ImageSe
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, len(SHAPES_CLASSES), (n,), generator=g)
     xs = [_draw_shapes(y[i:i + chunk], g, size) for i in range(0, n, chunk)]
-    return ImageSet(torch.cat(xs), y)
+    return Split(torch.cat(xs), y)
 
 
 def _draw_shapes(y: torch.Tensor, g: torch.Generator, size: int) -> torch.Tensor:
@@ -117,7 +117,7 @@ def _draw_shapes(y: torch.Tensor, g: torch.Generator, size: int) -> torch.Tensor
 
 
 def load_shapes(train_size: int = 50_000,
-                test_size: int = 10_000) -> tuple[ImageSet, ImageSet, str]:
+                test_size: int = 10_000) -> tuple[Split, Split, str]:
     return (make_shapes(train_size, seed=1), make_shapes(test_size, seed=2),
             f"built-in shapes (procedural, train {train_size} seed 1, test {test_size} seed 2)")
 
@@ -144,15 +144,15 @@ def load_in_memory(dataset: str, *, data_dir: str | None = None, root: str | Non
                                           SHAPES_CLASSES)
     else:
         raise ValueError(f"unknown in-memory dataset {dataset!r}")
-    train, val = split_train_val(train.head(train_size), val_size)
-    test = test.head(test_size)
+    train, val = split_train_val(train.subset(train_size), val_size)
+    test = test.subset(test_size)
     return InMemoryData(train, val, test, classes, source)
 
 
 # ---- batches with the paper's augmentation, on the device ---------------------------------------
 
 class Batches:
-    """Mini-batches of an in-memory :class:`ImageSet`, augmented and normalised on ``device``.
+    """Mini-batches of an in-memory :class:`Split`, augmented and normalised on ``device``.
 
     Per epoch: a random order and, when ``augment``, per-image crop offsets and flips, all drawn
     from a generator seeded by (seed, epoch), so a run resumed at any step sees the same batches.
@@ -160,7 +160,7 @@ class Batches:
     Normalisation: the per-pixel mean of the training images is subtracted (§4.2), after /255.
     """
 
-    def __init__(self, data: ImageSet, batch_size: int, *, mean: torch.Tensor, device: torch.device,
+    def __init__(self, data: Split, batch_size: int, *, mean: torch.Tensor, device: torch.device,
                  shuffle: bool, augment: bool, pad: int = 4, seed: int = 0, drop_last: bool = True,
                  rank: int = 0, world_size: int = 1):
         self.index = IndexBatches(len(data), batch_size, shuffle=shuffle, seed=seed,
@@ -200,7 +200,7 @@ def pad_crop_flip(x: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor,
     return out.permute(0, 3, 1, 2).contiguous()
 
 
-def pixel_mean(images: ImageSet) -> torch.Tensor:
+def pixel_mean(images: Split) -> torch.Tensor:
     """The per-pixel mean (C, H, W) of a training set, in [0, 1]."""
     total = torch.zeros(images.x.shape[1:], dtype=torch.float64)
     for i in range(0, len(images), 8192):

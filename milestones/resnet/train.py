@@ -244,7 +244,7 @@ def load_data(cfg: Config, rt: runtime.Runtime):
     kw = dict(mean=mean, device=rt.device, rank=rt.rank, world_size=rt.world_size)
     train = D.Batches(data.train, cfg.batch_size, shuffle=True, augment=True, seed=cfg.seed, **kw)
 
-    def eval_batches(split: D.ImageSet):
+    def eval_batches(split: D.Split):
         batches = D.Batches(split, cfg.batch_size, shuffle=False, augment=False, drop_last=False,
                             **kw)
         return lambda: batches.epoch(0)

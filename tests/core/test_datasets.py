@@ -104,10 +104,14 @@ def test_cifar10_missing(tmp_path):
 
 
 def test_split_and_head():
-    data = DS.ImageSet(torch.arange(100).view(100, 1, 1, 1).to(torch.uint8), torch.arange(100))
+    data = DS.Split(torch.arange(100).view(100, 1, 1, 1).to(torch.uint8), torch.arange(100))
     train, val = DS.split_train_val(data, 20)
     assert (len(train), len(val)) == (80, 20)
     assert sorted(torch.cat([train.y, val.y]).tolist()) == list(range(100))  # disjoint, complete
     assert torch.equal(DS.split_train_val(data, 20)[1].y, val.y)  # fixed
     assert DS.split_train_val(data, 0) == (data, None)
-    assert len(data.head(7)) == 7 and len(data.head(None)) == 100
+    assert data.subset(None) is data and data.subset(100) is data
+    part = data.subset(7)
+    assert len(part) == 7 and part.y.tolist() == sorted(part.y.tolist())  # original order
+    assert part.y.tolist() != list(range(7))  # random, not the first 7
+    assert torch.equal(data.subset(7).y, part.y)  # fixed

@@ -21,9 +21,9 @@ def test_pad_crop_flip_matches_a_per_image_reference():
         assert torch.equal(out[i], ref), i
 
 
-def _images(n=40, c=3, hw=8, seed=0) -> D.ImageSet:
+def _images(n=40, c=3, hw=8, seed=0) -> D.Split:
     g = torch.Generator().manual_seed(seed)
-    return D.ImageSet(torch.randint(0, 256, (n, c, hw, hw), generator=g, dtype=torch.uint8),
+    return D.Split(torch.randint(0, 256, (n, c, hw, hw), generator=g, dtype=torch.uint8),
                       torch.arange(n) % 10)
 
 
