@@ -124,8 +124,10 @@ def make_reviews(n: int, seed: int, vocab: int = VOCAB_SIZE, informative: int = 
     """
     lexicon = torch.Generator().manual_seed(12345)
     weights = torch.zeros(vocab + 1)
-    ids = 100 + torch.randperm(vocab - 100, generator=lexicon)[:informative]
-    signs = torch.where(torch.rand(informative, generator=lexicon) < 0.5, -1.0, 1.0)
+    ids = (100 + torch.randperm(vocab - 100, generator=lexicon)[:informative]).sort().values
+    signs = torch.tensor([1.0, -1.0]).repeat(informative // 2 + 1)[:informative]
+    signs *= torch.where(torch.rand(informative // 2 + 1, generator=lexicon) < 0.5, -1.0,
+                         1.0).repeat_interleave(2)[:informative]  # +- pairs of like frequency
     weights[ids] = signs * (0.5 + torch.rand(informative, generator=lexicon))
     g = torch.Generator().manual_seed(seed)
     p = 1 / (torch.arange(vocab, dtype=torch.float64) + 10) ** 1.07
@@ -177,6 +179,8 @@ def load_bow(name: str, root: str | None = None) -> Dataset:
     try:
         import datasets
 
+        if not any(cache.glob("*imdb*")) and not _hub_reachable():
+            raise ConnectionError("no cached copy, and huggingface.co is unreachable")
         imdb = datasets.load_dataset("imdb", cache_dir=str(cache))
     except Exception as e:  # not installed, offline, hub unreachable
         raise DataUnavailable(
@@ -188,6 +192,20 @@ def load_bow(name: str, root: str | None = None) -> Dataset:
     return Dataset(name, Split(train_x, torch.tensor(imdb["train"]["label"])),
                    Split(test_x, torch.tensor(imdb["test"]["label"])), 2,
                    f"IMDB via Hugging Face datasets, cached in {cache}")
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick look for the Hugging Face Hub (its client retries for ~20 s before failing)."""
+    import os
+    import socket
+
+    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 # ---- whitening (§6.3) ----------------------------------------------------------------------------

@@ -323,7 +323,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                                        torch.tensor(len(y), dtype=torch.float64,
                                                     device=rt.device)])
                 log.advance()
-                if step % cfg.log_every == 0 or step == budget:
+                if step % cfg.log_every == 0:
                     check_finite(losses, step - len(losses) + 1)
                     losses.clear()
                     loss_sum, err_sum, n = runtime.all_reduce(window.clone()).tolist()

@@ -29,7 +29,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Literal
 
-from milestones.core.config import ConfigError, parse, require
+from milestones.core.config import EXIT_PREEMPTED, ConfigError, parse, require
 from milestones.core.data import DataUnavailable
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
@@ -138,7 +138,10 @@ def _train(run: T.Config, threads: int) -> dict:
         summary = json.loads(summary_path.read_text())
         if summary["step"] == run.steps and summary["stopped"] is None:
             return summary
-    return T.main(run)
+    summary = T.main(run)
+    if summary["stopped"] in ("SIGTERM", "SIGINT"):  # preempted: stop here, resume next time
+        raise SystemExit(EXIT_PREEMPTED)
+    return summary
 
 
 def curves(run: T.Config) -> dict[str, tuple[list, list]]:

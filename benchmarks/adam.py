@@ -1,0 +1,114 @@
+"""Adam's step time against torch.optim's, in one process; prints one JSON object.
+
+    python benchmarks/adam.py             # CPU, ResNet-50's 25.6M parameters, about a minute
+    python benchmarks/adam.py --quick     # seconds (tests)
+    python benchmarks/adam.py --device cuda   # adds torch's fused=True kernel
+
+For each pair (ours, torch's) the same parameters get the same gradients; the steps are
+interleaved (ours, theirs, theirs, ours, ...) and the ratio is the median over rounds of
+ours / theirs (lower is faster). Also the optimizer state's size in parameter copies (Adam keeps
+m and v: 2; AMSGrad adds the running max: 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torchvision
+
+from milestones.adam import Adam, AdamW
+from milestones.core.metrics import environment
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def step_ms(opt, device) -> float:
+    sync(device)
+    t = time.perf_counter()
+    opt.step()
+    sync(device)
+    return 1000 * (time.perf_counter() - t)
+
+
+def compare(ours_fn, theirs_fn, params_fn, reps: int, device) -> dict:
+    """Interleaved step times of two optimizers on two identical parameter sets."""
+    a, b = params_fn(), params_fn()
+    ours, theirs = ours_fn(a), theirs_fn(b)
+    times = {"ours": [], "torch": []}
+    for i in range(reps + 2):  # two warm-up rounds (state allocation)
+        order = [("ours", ours), ("torch", theirs)]
+        for key, opt in order if i % 2 == 0 else order[::-1]:
+            ms = step_ms(opt, device)
+            if i >= 2:
+                times[key].append(ms)
+    paired = [x / y for x, y in zip(times["ours"], times["torch"], strict=True)]
+    q = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
+    return {"ours_ms": round(statistics.median(times["ours"]), 2),
+            "torch_ms": round(statistics.median(times["torch"]), 2),
+            "ratio": round(statistics.median(paired), 3), "ratio_iqr": [round(q[0], 3),
+                                                                        round(q[2], 3)]}
+
+
+def state_copies(opt, params) -> float:
+    """Optimizer state (without the step counters) / parameter size."""
+    n = sum(p.numel() for p in params)
+    kept = sum(t.numel() for s in opt.state.values() for k, t in s.items() if k != "step")
+    return round(kept / n, 4)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--reps", type=int, default=None)
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    reps = args.reps or (3 if args.quick else 20)
+    g = torch.Generator().manual_seed(0)
+    net = torchvision.models.resnet18() if args.quick else torchvision.models.resnet50()
+    shapes = [tuple(q.shape) for q in net.parameters()][:10 if args.quick else None]
+
+    def params():
+        ps = [torch.randn(s, generator=g).to(device).requires_grad_() for s in shapes]
+        for q in ps:
+            q.grad = torch.randn(q.shape, generator=g).to(device) * 1e-2
+        return ps
+
+    env = environment(device)
+    n = sum(torch.Size(s).numel() for s in shapes)
+    result = {"benchmark": "adam", "device": str(device), "device_name": env["device_name"],
+              "threads": env["threads"], "torch": env["torch"], "git_sha": env["git_sha"],
+              "date": env["started"], "parameters": n, "tensors": len(shapes), "reps": reps,
+              "adam_vs_torch_foreach": compare(
+                  lambda ps: Adam(ps, foreach=True), lambda ps: torch.optim.Adam(ps, foreach=True),
+                  params, reps, device),
+              "adamw_vs_torch_foreach": compare(
+                  lambda ps: AdamW(ps, foreach=True),
+                  lambda ps: torch.optim.AdamW(ps, foreach=True), params, reps, device),
+              "adam_amsgrad_vs_torch_foreach": compare(
+                  lambda ps: Adam(ps, amsgrad=True), lambda ps: torch.optim.Adam(
+                      ps, amsgrad=True, foreach=True), params, reps, device),
+              "adam_per_tensor_vs_torch_per_tensor": compare(
+                  lambda ps: Adam(ps, foreach=False),
+                  lambda ps: torch.optim.Adam(ps, foreach=False), params, reps, device)}
+    if device.type == "cuda":
+        result["adam_vs_torch_fused"] = compare(
+            lambda ps: Adam(ps), lambda ps: torch.optim.Adam(ps, fused=True), params, reps, device)
+    ps = params()
+    for name, opt in (("adam", Adam(ps)), ("adam_amsgrad", Adam(ps, amsgrad=True))):
+        opt.step()
+        result[f"{name}_state_copies"] = state_copies(opt, ps)
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

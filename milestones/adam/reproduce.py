@@ -1,0 +1,546 @@
+"""The paper's four experiments (§6, Figs. 1-4) in miniature on a CPU, plus a playground.
+
+    python -m milestones.adam.reproduce                        # everything, about an hour
+    python -m milestones.adam.reproduce --figures fig4         # one experiment
+    python -m milestones.adam.reproduce --cifar-dir ~/cifar10  # Fig. 3 on an image-folder copy
+
+- fig1: L2-regularised logistic regression on MNIST, alpha_t = alpha / sqrt(t), minibatch 128:
+  Adam, SGD with Nesterov momentum, AdaGrad (Fig. 1 left).
+- fig1bow: logistic regression on 10,000-word bag-of-words features with 50% dropout noise
+  (IMDB, or the built-in sparse reviews offline): Adam, AdaGrad, RMSProp, SGD-Nesterov
+  (Fig. 1 right).
+- fig2: the 2 x 1000 ReLU network on MNIST, with and without dropout: Adam, AdaGrad, RMSProp,
+  SGD-Nesterov, AdaDelta (Fig. 2).
+- fig3: the c64-c64-c128-1000 CNN on whitened CIFAR-10, with and without dropout: Adam, AdaGrad,
+  SGD-Nesterov (Fig. 3); on the CPU a 10k-image subset for 10 epochs (stated in the results).
+- fig4: a VAE trained by Adam with and without bias correction over beta1 in {0, 0.9},
+  beta2 in {0.99, 0.999, 0.9999}, log10(alpha) in {-5 ... -1} (Fig. 4).
+- playground: every optimizer's trajectory on Rosenbrock's and Beale's functions.
+
+As in the paper, each optimizer's learning rate is searched over a grid and the best (lowest final
+training loss, on seed 0) is reported; the other seeds then run at that rate. Every run goes
+through ``train.main`` into ``<out>/<figure>/runs/...``; a finished run is not trained again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from milestones.adam import playground
+from milestones.adam import train as T
+from milestones.core.config import EXIT_PREEMPTED, ConfigError, parse, require
+from milestones.core.data import DataUnavailable
+from milestones.core.metrics import NonFiniteLoss, environment, read_metrics
+from milestones.core.plots import plot_curves
+
+FIGURES = ("fig1", "fig1bow", "fig2", "fig3", "fig4", "playground")
+NAMES = {"adam": "Adam", "sgd": "SGDNesterov", "adagrad": "AdaGrad", "rmsprop": "RMSProp",
+         "adadelta": "AdaDelta"}
+GRIDS = {  # learning rates searched per optimizer (and experiment)
+    "fig1": {"adam": (1e-3, 3e-3, 1e-2, 3e-2, 1e-1), "sgd": (3e-2, 1e-1, 3e-1, 1.0, 3.0),
+             "adagrad": (3e-2, 1e-1, 3e-1, 1.0, 3.0)},
+    "fig1bow": {"adam": (1e-3, 3e-3, 1e-2, 3e-2), "adagrad": (1e-2, 3e-2, 1e-1, 3e-1),
+                "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3), "sgd": (0.1, 0.3, 1.0, 3.0)},
+    "fig2": {"adam": (3e-4, 1e-3, 3e-3), "adagrad": (3e-3, 1e-2, 3e-2),
+             "rmsprop": (1e-4, 3e-4, 1e-3), "sgd": (1e-2, 3e-2, 1e-1), "adadelta": (0.3, 1.0, 3.0)},
+    "fig3": {"adam": (3e-4, 1e-3, 3e-3), "adagrad": (3e-3, 1e-2, 3e-2),
+             "sgd": (3e-3, 1e-2, 3e-2)},
+}
+# What the paper concludes from each figure.
+PAPER = {
+    "fig1": "MNIST logistic regression: Adam converges as fast as SGD with Nesterov momentum, and "
+            "both faster than AdaGrad.",
+    "fig1bow": "IMDB bag of words, sparse features: AdaGrad outperforms SGD with Nesterov momentum "
+               "by a large margin; Adam converges as fast as AdaGrad.",
+    "fig2": "MNIST multilayer network with dropout: Adam makes faster progress than the other "
+            "methods (AdaGrad, RMSProp, SGDNesterov, AdaDelta) in training cost.",
+    "fig3": "CIFAR-10 CNN: Adam and SGD eventually converge considerably faster than AdaGrad; "
+            "Adam gives a marginal improvement over SGD with momentum.",
+    "fig4": "VAE: without bias correction, training is unstable for beta2 close to 1 (0.999, "
+            "0.9999), especially at large step sizes; with it, Adam is stable across the grid.",
+}
+
+
+@dataclasses.dataclass
+class Config:
+    """Reproduce Adam's §6 (Figs. 1-4) in miniature, and draw the optimizer playground."""
+
+    preset: str = "cpu"
+    """cpu (about an hour on 2 cores), smoke (seconds, for tests), paper (§6's budgets, GPU)."""
+    figures: tuple[str, ...] = FIGURES
+    """Which experiments: fig1 fig1bow fig2 fig3 fig4 playground."""
+    images: Literal["auto", "mnist", "fashion-mnist", "segments"] = "auto"
+    """Figs. 1, 2, 4: auto = MNIST if found, else Fashion-MNIST, else the built-in segments."""
+    text: Literal["auto", "imdb", "reviews"] = "auto"
+    """Fig. 1 right: auto = IMDB if cached, else the built-in sparse reviews."""
+    cifar_dir: str | None = None
+    """Fig. 3's CIFAR-10 (torchvision's files or an image folder); default <data root>/cifar10."""
+    data_root: str | None = None
+    seeds: tuple[int, ...] = (0, 1, 2)
+    fig1_epochs: float = 20
+    fig1bow_epochs: float = 20
+    fig2_epochs: float = 5
+    fig2_seeds: int = 2
+    """Fig. 2 runs the first N of --seeds (it is the costliest grid)."""
+    fig3_epochs: float = 10
+    fig3_train_size: int | None = 10_000
+    fig3_seeds: int = 2
+    fig4_epochs: tuple[float, float] = (2, 10)
+    """Fig. 4 reads the loss after these epochs (paper: 10 and 100)."""
+    fig4_train_size: int | None = 20_000
+    fig4_lrs: tuple[float, ...] = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+    """Fig. 4's step sizes (paper: log10(alpha) from -5 to -1)."""
+    tune_epochs: float | None = 1.0
+    """Epochs of the learning-rate search for figs. 2 and 3 (None: their full length)."""
+    grid_points: int | None = None
+    """Search only this many learning rates from the middle of each grid (smoke)."""
+    train_size: int | None = None
+    """Cap every training set (smoke)."""
+    test_size: int | None = None
+    """Cap every test set (smoke)."""
+    jobs: int = 2
+    """Runs trained at once, in separate processes, threads split among them."""
+    out: str = "runs/adam/reproduce"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        require(set(self.figures) <= set(FIGURES), self, "figures",
+                f"choose from {', '.join(FIGURES)}")
+        require(len(self.seeds) > 0, self, "seeds", "give at least one")
+        require(self.jobs > 0, self, "jobs", "must be > 0")
+
+
+def cpu() -> Config:
+    return Config()
+
+
+def smoke() -> Config:
+    return Config(preset="smoke", images="segments", text="reviews", seeds=(0,), fig1_epochs=1,
+                  fig1bow_epochs=1, fig2_epochs=1, fig3_epochs=1, fig3_train_size=256,
+                  fig4_epochs=(1, 2), fig4_train_size=512, fig4_lrs=(1e-3,), tune_epochs=None,
+                  grid_points=1, train_size=512, test_size=256, jobs=1,
+                  figures=("fig1", "fig1bow", "fig2", "fig4", "playground"))
+
+
+def paper() -> Config:
+    return Config(preset="paper", fig1_epochs=45, fig1bow_epochs=45, fig2_epochs=200,
+                  fig2_seeds=3, fig3_epochs=45, fig3_train_size=None, fig3_seeds=3,
+                  fig4_epochs=(10, 100), fig4_train_size=None, tune_epochs=None, jobs=1)
+
+
+PRESETS = {"cpu": cpu, "smoke": smoke, "paper": paper}
+
+
+# ---- running many trainings ---------------------------------------------------------------------
+
+def _train(run: T.Config, threads: int) -> dict:
+    """train.main, unless the run finished before; a diverged run is a summary too."""
+    torch.set_num_threads(threads)
+    summary_path = Path(run.out) / "summary.json"
+    if summary_path.exists():
+        summary = json.loads(summary_path.read_text())
+        if summary.get("diverged") or (summary["step"] == summary["steps"]
+                                       and summary["stopped"] is None):
+            return summary
+    try:
+        summary = T.main(run)
+    except NonFiniteLoss as e:
+        summary = {"diverged": str(e), "step": None, "steps": None, "stopped": "diverged"}
+        Path(run.out).mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    if summary["stopped"] in ("SIGTERM", "SIGINT"):  # preempted: stop here, resume next time
+        raise SystemExit(EXIT_PREEMPTED)
+    return summary
+
+
+def run_all(cfg: Config, runs: list[T.Config]) -> list[dict]:
+    jobs = max(1, min(cfg.jobs, len(runs)))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    if jobs == 1:
+        return [_train(r, threads) for r in runs]
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(_train, runs, [threads] * len(runs)))
+
+
+def base_config(cfg: Config, **kw) -> T.Config:
+    return T.Config(preset=f"reproduce-{cfg.preset}", data_root=cfg.data_root, device=cfg.device,
+                    progress=False, resume=True, train_size=cfg.train_size,
+                    test_size=cfg.test_size, **kw)
+
+
+def with_run(base: T.Config, optimizer: str, lr: float, seed: int, epochs: float,
+             label: str = "", **kw) -> T.Config:
+    """One run of an experiment, in <base.out>/runs/<label>-lr<lr>-e<epochs>-s<seed>."""
+    name = f"{label or optimizer}-lr{lr:g}-e{epochs:g}-s{seed}".replace("+", "-")
+    return dataclasses.replace(base, optimizer=optimizer, lr=lr, seed=seed, epochs=epochs,
+                               out=str(Path(base.out or "") / "runs" / name), **kw)
+
+
+def final_train_loss(run: T.Config) -> float:
+    """The training loss of the last log window (inf for a diverged run)."""
+    path = Path(run.out) / "metrics.jsonl"
+    summary = json.loads((Path(run.out) / "summary.json").read_text())
+    if summary.get("diverged") or not path.exists():
+        return math.inf
+    rows = [r for r in read_metrics(path) if r.get("split") == "train"]
+    return rows[-1]["loss"] if rows and math.isfinite(rows[-1]["loss"]) else math.inf
+
+
+def curve(run: T.Config, split: str = "train", key: str = "loss") -> tuple[list, list]:
+    rows = [r for r in read_metrics(Path(run.out) / "metrics.jsonl") if r.get("split") == split]
+    rows = list({r["step"]: r for r in rows}.values())
+    epoch_of = {r["step"]: r["epoch"] for r in read_metrics(Path(run.out) / "metrics.jsonl")
+                if r.get("split") == "train"}
+    return [epoch_of.get(r["step"], r["step"]) for r in rows], [r[key] for r in rows]
+
+
+def tune_and_run(cfg: Config, fig: str, base: T.Config, arms: dict[str, tuple[str, dict]],
+                 epochs: float, seeds: tuple[int, ...], tune_epochs: float | None) -> dict:
+    """For each arm (label -> (optimizer, extra fields)): the best learning rate of its grid on
+    seed 0 after ``tune_epochs``, then full runs on every seed at that rate."""
+    tune_epochs = tune_epochs or epochs
+    grid = [(label, opt, extra, lr) for label, (opt, extra) in arms.items()
+            for lr in middle(GRIDS[fig][opt], cfg.grid_points)]
+    tuning = [with_run(base, opt, lr, seeds[0], tune_epochs, label, **extra)
+              for label, opt, extra, lr in grid]
+    run_all(cfg, tuning)
+    best = {}
+    for (label, _, _, lr), run in zip(grid, tuning, strict=True):
+        loss = final_train_loss(run)
+        if label not in best or loss < best[label][1]:
+            best[label] = (lr, loss)
+    full = {label: [with_run(base, opt, best[label][0], s, epochs, label, **extra)
+                    for s in seeds] for label, (opt, extra) in arms.items()}
+    run_all(cfg, [r for runs in full.values() for r in runs])
+    out = {}
+    for label, runs in full.items():
+        losses = [final_train_loss(r) for r in runs]
+        out[label] = {"optimizer": arms[label][0], "lr": best[label][0],
+                      "grid": {f"{lr:g}": final_train_loss(r) for (lab, _, _, lr), r in
+                               zip(grid, tuning, strict=True) if lab == label},
+                      "final_train_loss": losses, "runs": runs,
+                      "final_test": [_test(r) for r in runs]}
+    return out
+
+
+def middle(values: tuple, n: int | None) -> tuple:
+    """The ``n`` values in the middle of a grid (all of them for None)."""
+    if n is None or n >= len(values):
+        return values
+    start = (len(values) - n) // 2
+    return values[start:start + n]
+
+
+def _test(run: T.Config) -> dict:
+    summary = json.loads((Path(run.out) / "summary.json").read_text())
+    return {k.removeprefix("final_test_"): v for k, v in summary.items()
+            if k.startswith("final_test_")}
+
+
+def _mean(xs: list[float]) -> float:
+    finite = [x for x in xs if math.isfinite(x)]
+    return statistics.mean(finite) if len(finite) == len(xs) else math.inf
+
+
+def _fmt(xs: list[float], digits: int = 4) -> str:
+    if not all(math.isfinite(x) for x in xs):
+        return "diverged"
+    if len(xs) == 1:
+        return f"{xs[0]:.{digits}f}"
+    return f"{statistics.mean(xs):.{digits}f} ± {statistics.stdev(xs):.{digits}f}"
+
+
+def plot_arms(results: dict, path: Path, title: str, ylabel: str = "training loss",
+              logy: bool = True) -> None:
+    series = {f"{label} (lr {r['lr']:g})": [curve(run) for run in r["runs"]]
+              for label, r in results.items()}
+    plot_curves(series, path, xlabel="epochs", ylabel=ylabel, title=title, logy=logy)
+
+
+# ---- the experiments ----------------------------------------------------------------------------
+
+def image_dataset(cfg: Config) -> str:
+    if cfg.images != "auto":
+        return cfg.images
+    for name in ("mnist", "fashion-mnist"):
+        try:
+            T.load_data(T.Config(task="logreg", dataset=name, data_root=cfg.data_root,
+                                 train_size=1, test_size=1))
+            return name
+        except DataUnavailable:
+            continue
+    return "segments"
+
+
+def fig1(cfg: Config, out: Path) -> dict:
+    dataset = image_dataset(cfg)
+    base = base_config(cfg, task="logreg", dataset=dataset, weight_decay=1e-4,
+                       lr_schedule="inv-sqrt", log_every=100, eval_every=cfg.fig1_epochs,
+                       ckpt_every=10**9, out=str(out / "fig1"))
+    arms = {"Adam": ("adam", {}), "SGDNesterov": ("sgd", {}), "AdaGrad": ("adagrad", {})}
+    r = tune_and_run(cfg, "fig1", base, arms, cfg.fig1_epochs, cfg.seeds, None)
+    plot_arms(r, out / "fig1" / "fig1_logreg.png",
+              f"Fig. 1 left: logistic regression, {dataset}, alpha/sqrt(t)")
+    loss = {k: _mean(v["final_train_loss"]) for k, v in r.items()}
+    claims = {"adam_as_fast_as_sgd_nesterov": loss["Adam"] <= 1.05 * loss["SGDNesterov"],
+              "adam_faster_than_adagrad": loss["Adam"] < loss["AdaGrad"]}
+    return {"dataset": dataset, "arms": r, "claims": claims}
+
+
+def fig1bow(cfg: Config, out: Path) -> dict:
+    dataset = "imdb" if cfg.text == "imdb" else "reviews"
+    if cfg.text == "auto":
+        try:
+            T.load_data(T.Config(task="bow", dataset="imdb", data_root=cfg.data_root))
+            dataset = "imdb"
+        except DataUnavailable:
+            dataset = "reviews"
+    base = base_config(cfg, task="bow", dataset=dataset, dropout=0.5, log_every=50,
+                       eval_every=cfg.fig1bow_epochs, ckpt_every=10**9, out=str(out / "fig1bow"))
+    arms = {"Adam": ("adam", {}), "AdaGrad": ("adagrad", {}), "RMSProp": ("rmsprop", {}),
+            "SGDNesterov": ("sgd", {})}
+    r = tune_and_run(cfg, "fig1bow", base, arms, cfg.fig1bow_epochs, cfg.seeds, None)
+    plot_arms(r, out / "fig1bow" / "fig1_bow.png",
+              f"Fig. 1 right: bag of words + 50% dropout, {dataset}")
+    loss = {k: _mean(v["final_train_loss"]) for k, v in r.items()}
+    claims = {"adagrad_beats_sgd_nesterov": loss["AdaGrad"] < loss["SGDNesterov"],
+              "adam_beats_sgd_nesterov": loss["Adam"] < loss["SGDNesterov"],
+              "adam_as_fast_as_adagrad": loss["Adam"] <= 1.05 * loss["AdaGrad"]}
+    return {"dataset": dataset, "arms": r, "claims": claims}
+
+
+def fig2(cfg: Config, out: Path) -> dict:
+    dataset = image_dataset(cfg)
+    seeds = cfg.seeds[:cfg.fig2_seeds]
+    result = {"dataset": dataset, "settings": {}, "claims": {}}
+    for setting, drop in (("dropout", {"dropout": 0.5, "input_dropout": 0.2}),
+                          ("deterministic", {})):
+        base = base_config(cfg, task="mlp", dataset=dataset, log_every=50,
+                           eval_every=cfg.fig2_epochs, ckpt_every=10**9,
+                           out=str(out / "fig2" / setting), **drop)
+        arms = {NAMES[o]: (o, {}) for o in ("adam", "adagrad", "rmsprop", "sgd", "adadelta")}
+        r = tune_and_run(cfg, "fig2", base, arms, cfg.fig2_epochs, seeds, cfg.tune_epochs)
+        plot_arms(r, out / "fig2" / f"fig2_{setting}.png",
+                  f"Fig. 2: 2 x 1000 ReLU MLP, {setting}, {dataset}")
+        loss = {k: _mean(v["final_train_loss"]) for k, v in r.items()}
+        result["settings"][setting] = r
+        result["claims"][f"adam_lowest_training_loss_{setting}"] = min(loss, key=loss.get) == "Adam"
+    return result
+
+
+def fig3(cfg: Config, out: Path) -> dict:
+    seeds = cfg.seeds[:cfg.fig3_seeds]
+    base = base_config(cfg, task="cnn", dataset="cifar10", data_dir=cfg.cifar_dir, log_every=20,
+                       eval_every=cfg.fig3_epochs, ckpt_every=200, out=str(out / "fig3"))
+    base = dataclasses.replace(base, train_size=cfg.fig3_train_size or cfg.train_size)
+    T.load_data(dataclasses.replace(base, train_size=1, test_size=1))  # DataUnavailable early
+    arms = {}
+    for o in ("adagrad", "sgd", "adam"):
+        arms[NAMES[o]] = (o, {})
+        arms[f"{NAMES[o]}+dropout"] = (o, {"dropout": 0.5, "input_dropout": 0.2})
+    r = tune_and_run(cfg, "fig3", base, arms, cfg.fig3_epochs, seeds, cfg.tune_epochs)
+    size = cfg.fig3_train_size or "all"
+    plot_arms(r, out / "fig3" / "fig3_cnn.png",
+              f"Fig. 3: c64-c64-c128-1000 CNN, CIFAR-10 ({size} images)")
+    loss = {k: _mean(v["final_train_loss"]) for k, v in r.items()}
+    claims = {}
+    for suffix in ("", "+dropout"):
+        claims[f"adam{suffix}_beats_adagrad{suffix}"] = loss[f"Adam{suffix}"] < loss[
+            f"AdaGrad{suffix}"]
+        claims[f"sgd{suffix}_beats_adagrad{suffix}"] = loss[f"SGDNesterov{suffix}"] < loss[
+            f"AdaGrad{suffix}"]
+    return {"dataset": "cifar10", "train_size": cfg.fig3_train_size, "arms": r, "claims": claims}
+
+
+def fig4(cfg: Config, out: Path) -> dict:
+    dataset = image_dataset(cfg)
+    early, late = cfg.fig4_epochs
+    base = base_config(cfg, task="vae", dataset=dataset, log_every=50, eval_every=early,
+                       ckpt_every=10**9, out=str(out / "fig4"))
+    base = dataclasses.replace(base, train_size=cfg.fig4_train_size or cfg.train_size,
+                               test_size=cfg.test_size or 2000)
+    grid = [(b1, b2, lr, bc) for b1 in (0.0, 0.9) for b2 in (0.99, 0.999, 0.9999)
+            for lr in cfg.fig4_lrs for bc in (True, False)]
+    runs = [with_run(base, "adam", lr, cfg.seeds[0], late,
+                     f"b1{b1:g}-b2{b2:g}-{'bc' if bc else 'nobc'}", beta1=b1, beta2=b2,
+                     bias_correction=bc) for b1, b2, lr, bc in grid]
+    run_all(cfg, runs)
+    points = []
+    for (b1, b2, lr, bc), run in zip(grid, runs, strict=True):
+        losses = {}
+        summary = json.loads((Path(run.out) / "summary.json").read_text())
+        if not summary.get("diverged"):
+            rows = read_metrics(Path(run.out) / "metrics.jsonl")
+            per_epoch = {round(r["step"] / max(1, summary["steps"]) * late, 2): r["loss"]
+                         for r in rows if r.get("split") == "test"}
+            losses = {e: per_epoch.get(float(e)) for e in (early, late)}
+        points.append({"beta1": b1, "beta2": b2, "lr": lr, "bias_correction": bc,
+                       "loss": {str(e): _finite(losses.get(e)) for e in (early, late)}})
+    plot_fig4(points, cfg.fig4_epochs, out / "fig4" / "fig4_bias_correction.png", dataset)
+    def best(b1: float, b2: float, bc: bool, e: float) -> float:  # over the step sizes
+        vals = [p["loss"][str(e)] for p in points if (p["beta1"], p["beta2"],
+                p["bias_correction"]) == (b1, b2, bc) and p["loss"][str(e)] is not None]
+        return min(vals, default=math.inf)
+
+    claims = {f"bias_correction_helps_beta1_{b1:g}_beta2_{b2:g}_epoch_{e:g}":
+              best(b1, b2, True, e) < best(b1, b2, False, e)
+              for b1 in (0.0, 0.9) for b2 in (0.999, 0.9999) for e in (early, late)}
+    return {"dataset": dataset, "epochs": list(cfg.fig4_epochs), "points": points,
+            "claims": claims}
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def plot_fig4(points: list[dict], epochs: tuple[float, float], path: Path, dataset: str) -> None:
+    """Fig. 4's layout: loss against log10(alpha), one panel per (epoch, beta1), one colour per
+    beta2, solid with bias correction, dashed without; diverged runs drawn at the top."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), dpi=110)
+    colors = {0.99: "tab:blue", 0.999: "tab:green", 0.9999: "tab:red"}
+    finite = [v for p in points for v in p["loss"].values() if v is not None]
+    top = max(finite) * 1.05 if finite else 1.0
+    for row, e in enumerate(epochs):
+        for col, b1 in enumerate((0.0, 0.9)):
+            ax = axes[row, col]
+            for b2, color in colors.items():
+                for bc, style in ((True, "-"), (False, "--")):
+                    pts = sorted((p["lr"], p["loss"][str(e)]) for p in points
+                                 if p["beta1"] == b1 and p["beta2"] == b2
+                                 and p["bias_correction"] == bc)
+                    xs = [math.log10(lr) for lr, _ in pts]
+                    ys = [top if v is None else v for _, v in pts]
+                    ax.plot(xs, ys, style, color=color, marker="o" if bc else "x",
+                            label=f"beta2={b2:g}, {'with' if bc else 'no'} correction")
+            ax.set_title(f"beta1={b1:g}, after {e:g} epochs")
+            ax.set_xlabel("log10(alpha)")
+            ax.set_ylabel("test loss (-ELBO, nats)")
+            ax.set_ylim(None, top * 1.02)
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"Fig. 4: bias correction, VAE on {dataset} (diverged runs drawn at the top)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def play(cfg: Config, out: Path) -> dict:
+    (out / "playground").mkdir(parents=True, exist_ok=True)
+    return {name: playground.plot(name, out / "playground" / f"{name}.png")
+            for name in playground.FUNCTIONS}
+
+
+# ---- report -------------------------------------------------------------------------------------
+
+def markdown(cfg: Config, results: dict, env: dict) -> str:
+    lines = ["# Adam: the paper's experiments in miniature (§6, Figs. 1-4)", "",
+             f"Command: `python -m milestones.adam.reproduce --preset {cfg.preset}"
+             + (f" --cifar-dir {cfg.cifar_dir}" if cfg.cifar_dir else "") + "`  ",
+             f"Hardware: {env.get('device_name')} ({env.get('device')}), {cfg.jobs} runs at a "
+             f"time; torch {env.get('torch')}, git {str(env.get('git_sha'))[:10]}, "
+             f"{env.get('started')}; {results['wall_time_s'] / 60:.0f} min wall", "",
+             "Learning rates: the best of each grid on seed 0 (the paper: \"searched over a dense "
+             "grid\"); losses are the last training-log window, mean ± std over seeds.", ""]
+    for fig in ("fig1", "fig1bow", "fig2", "fig3"):
+        if fig not in results:
+            continue
+        r = results[fig]
+        lines += [f"## {fig}: {PAPER[fig]}", "", f"Data: {r['dataset']}", ""]
+        tables = r["settings"].items() if fig == "fig2" else [("", r["arms"])]
+        for setting, arms in tables:
+            if setting:
+                lines += [f"**{setting}**", ""]
+            lines += ["| optimizer | lr | final training loss | test error | grid (lr: loss) |",
+                      "|---|---|---|---|---|"]
+            for label, a in arms.items():
+                err = [t.get("error") for t in a["final_test"] if t.get("error") is not None]
+                grid = ", ".join(f"{k}: {v:.3g}" for k, v in a["grid"].items())
+                lines.append(f"| {label} | {a['lr']:g} | {_fmt(a['final_train_loss'])} | "
+                             f"{_fmt([100 * e for e in err], 2) + '%' if err else '-'} | {grid} |")
+            lines.append("")
+        lines += ["Claims: " + ", ".join(f"{k.replace('_', ' ')}: **{'yes' if v else 'no'}**"
+                                         for k, v in r["claims"].items()), ""]
+    if "fig4" in results:
+        r = results["fig4"]
+        lines += [f"## fig4: {PAPER['fig4']}", "", f"Data: {r['dataset']}; test loss (-ELBO) "
+                  f"after {r['epochs'][0]:g} and {r['epochs'][1]:g} epochs, one seed per point; "
+                  "'-' = diverged.", "",
+                  "| beta1 | beta2 | correction | " + " | ".join(
+                      f"alpha={lr:g}" for lr in cfg.fig4_lrs) + " |",
+                  "|---|---|---|" + "---|" * len(cfg.fig4_lrs)]
+        e = str(r["epochs"][1])
+        for b1 in (0.0, 0.9):
+            for b2 in (0.99, 0.999, 0.9999):
+                for bc in (True, False):
+                    row = [p["loss"][e] for p in r["points"] if (p["beta1"], p["beta2"],
+                           p["bias_correction"]) == (b1, b2, bc)]
+                    lines.append(f"| {b1:g} | {b2:g} | {'yes' if bc else 'no'} | " + " | ".join(
+                        "-" if v is None else f"{v:.1f}" for v in row) + " |")
+        lines += ["", "Claims: " + ", ".join(f"{k.replace('_', ' ')}: **{'yes' if v else 'no'}**"
+                                             for k, v in r["claims"].items()), ""]
+    if "playground" in results:
+        lines += ["## playground: distance to the minimum after 3000 steps", "",
+                  "| function | " + " | ".join(next(iter(results["playground"].values()))) + " |",
+                  "|---|" + "---|" * len(next(iter(results["playground"].values())))]
+        for name, d in results["playground"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{v:.2g}" for v in d.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _jsonable(results: dict) -> dict:
+    def clean(x):
+        if isinstance(x, T.Config):
+            return x.out
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        return x
+
+    return clean(results)
+
+
+def main(cfg: Config) -> dict:
+    t0, out = time.time(), Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = {"fig1": fig1, "fig1bow": fig1bow, "fig2": fig2, "fig3": fig3, "fig4": fig4,
+             "playground": play}
+    results: dict = {"config": dataclasses.asdict(cfg)}
+    for fig in cfg.figures:
+        print(f"reproduce: {fig} ...", flush=True)
+        results[fig] = steps[fig](cfg, out)
+    results["wall_time_s"] = round(time.time() - t0, 1)
+    env = environment(torch.device("cpu"))
+    results["env"] = env
+    (out / "results.json").write_text(json.dumps(_jsonable(results), indent=2) + "\n")
+    (out / "results.md").write_text(markdown(cfg, results, env))
+    print((out / "results.md").read_text())
+    return results
+
+
+if __name__ == "__main__":
+    try:
+        main(parse(Config, PRESETS))
+    except (ConfigError, DataUnavailable) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
