@@ -213,6 +213,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 def zca(x: torch.Tensor, eps: float = 1e-2) -> tuple[torch.Tensor, torch.Tensor]:
     """ZCA whitening fitted on ``x`` (N, D) floats: returns (mean (D,), W (D, D)) so that
     (x - mean) @ W has (nearly) identity covariance and stays close to x in pixel space."""
+    # DEVIATION(D7): ZCA with eps = 1e-2 on [0, 1] pixels; the paper only says "whitened"
     x = x.double()
     mean = x.mean(0)
     cov = torch.cov((x - mean).T)

@@ -236,7 +236,7 @@ class AdaMax(_Optimizer):
 
     Defaults from §7.1: lr 0.002, betas (0.9, 0.999). ``eps`` (1e-8) is added to $|g_t|$ inside
     the max, as ``torch.optim.Adamax`` does, so that $u_t > 0$ even for a zero gradient (the
-    paper has no $\epsilon$ here: DEVIATION(D1) of the README).
+    paper has no $\epsilon$ here: D1 in the README's deviations).
     """
 
     state_keys = ("exp_avg", "exp_inf")
@@ -271,7 +271,7 @@ def adamax_single(params, grads, exp_avgs, exp_infs, steps, *, lr, beta1, beta2,
             g = g.add(theta, alpha=weight_decay)
         # m_t = beta1 m_{t-1} + (1 - beta1) g_t
         m.lerp_(g, 1 - beta1)
-        # u_t = max(beta2 u_{t-1}, |g_t| + eps)
+        # u_t = max(beta2 u_{t-1}, |g_t| + eps)    DEVIATION(D1): + eps, as torch.optim.Adamax
         torch.maximum(u.mul_(beta2), g.abs().add_(eps), out=u)
         # theta_t = theta_{t-1} - (alpha / (1 - beta1^t)) m_t / u_t
         theta.addcdiv_(m, u, value=-lr / (1 - beta1 ** float(t)))
@@ -288,7 +288,7 @@ def adamax_foreach(params, grads, exp_avgs, exp_infs, steps, *, lr, beta1, beta2
         torch._foreach_lerp_(m, g, 1 - beta1)
         torch._foreach_mul_(u, beta2)
         abs_g = torch._foreach_abs(g)
-        torch._foreach_add_(abs_g, eps)
+        torch._foreach_add_(abs_g, eps)  # DEVIATION(D1)
         torch._foreach_maximum_(u, abs_g)
         torch._foreach_addcdiv_(theta, m, u, [-lr / (1 - beta1**s) for s in _steps(t)])
 

@@ -18,7 +18,8 @@
 - playground: every optimizer's trajectory on Rosenbrock's and Beale's functions.
 
 As in the paper, each optimizer's learning rate is searched over a grid and the best (lowest final
-training loss, on seed 0) is reported; the other seeds then run at that rate. Every run goes
+training loss, on seed 0, after the full run or the first epochs for Figs. 2 and 3) is reported;
+the other seeds then run at that rate. Every run goes
 through ``train.main`` into ``<out>/<figure>/runs/...``; a finished run is not trained again.
 """
 
@@ -29,7 +30,6 @@ import json
 import math
 import os
 import statistics
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -40,7 +40,8 @@ import torch
 
 from milestones.adam import playground
 from milestones.adam import train as T
-from milestones.core.config import EXIT_PREEMPTED, ConfigError, parse, require
+from milestones.core import config
+from milestones.core.config import EXIT_PREEMPTED, require
 from milestones.core.data import DataUnavailable
 from milestones.core.metrics import NonFiniteLoss, environment, read_metrics
 from milestones.core.plots import plot_curves
@@ -49,12 +50,13 @@ FIGURES = ("fig1", "fig1bow", "fig2", "fig3", "fig4", "playground")
 NAMES = {"adam": "Adam", "sgd": "SGDNesterov", "adagrad": "AdaGrad", "rmsprop": "RMSProp",
          "adadelta": "AdaDelta"}
 GRIDS = {  # learning rates searched per optimizer (and experiment)
-    "fig1": {"adam": (1e-3, 3e-3, 1e-2, 3e-2, 1e-1), "sgd": (3e-2, 1e-1, 3e-1, 1.0, 3.0),
-             "adagrad": (3e-2, 1e-1, 3e-1, 1.0, 3.0)},
-    "fig1bow": {"adam": (1e-3, 3e-3, 1e-2, 3e-2), "adagrad": (1e-2, 3e-2, 1e-1, 3e-1),
-                "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3), "sgd": (0.1, 0.3, 1.0, 3.0)},
-    "fig2": {"adam": (3e-4, 1e-3, 3e-3), "adagrad": (3e-3, 1e-2, 3e-2),
-             "rmsprop": (1e-4, 3e-4, 1e-3), "sgd": (1e-2, 3e-2, 1e-1), "adadelta": (0.3, 1.0, 3.0)},
+    "fig1": {"adam": (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0),
+             "sgd": (1e-1, 3e-1, 1.0, 3.0, 10.0, 30.0), "adagrad": (3e-2, 1e-1, 3e-1, 1.0, 3.0)},
+    "fig1bow": {"adam": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2), "adagrad": (3e-3, 1e-2, 3e-2, 1e-1),
+                "rmsprop": (3e-5, 1e-4, 3e-4, 1e-3, 3e-3), "sgd": (1e-2, 3e-2, 0.1, 0.3)},
+    "fig2": {"adam": (3e-4, 1e-3, 3e-3), "adagrad": (3e-3, 1e-2, 3e-2, 1e-1),
+             "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3), "sgd": (1e-2, 3e-2, 1e-1, 3e-1),
+             "adadelta": (0.3, 1.0, 3.0)},
     "fig3": {"adam": (3e-4, 1e-3, 3e-3), "adagrad": (3e-3, 1e-2, 3e-2),
              "sgd": (3e-3, 1e-2, 3e-2)},
 }
@@ -102,8 +104,10 @@ class Config:
     fig4_train_size: int | None = 20_000
     fig4_lrs: tuple[float, ...] = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
     """Fig. 4's step sizes (paper: log10(alpha) from -5 to -1)."""
-    tune_epochs: float | None = 1.0
-    """Epochs of the learning-rate search for figs. 2 and 3 (None: their full length)."""
+    fig2_tune_epochs: float | None = 1.0
+    """Epochs of Fig. 2's learning-rate search (None: the full length)."""
+    fig3_tune_epochs: float | None = 3.0
+    """Epochs of Fig. 3's learning-rate search (None: the full length)."""
     grid_points: int | None = None
     """Search only this many learning rates from the middle of each grid (smoke)."""
     train_size: int | None = None
@@ -129,7 +133,7 @@ def cpu() -> Config:
 def smoke() -> Config:
     return Config(preset="smoke", images="segments", text="reviews", seeds=(0,), fig1_epochs=1,
                   fig1bow_epochs=1, fig2_epochs=1, fig3_epochs=1, fig3_train_size=256,
-                  fig4_epochs=(1, 2), fig4_train_size=512, fig4_lrs=(1e-3,), tune_epochs=None,
+                  fig4_epochs=(1, 2), fig4_train_size=512, fig4_lrs=(1e-3,), fig2_tune_epochs=None,
                   grid_points=1, train_size=512, test_size=256, jobs=1,
                   figures=("fig1", "fig1bow", "fig2", "fig4", "playground"))
 
@@ -137,7 +141,8 @@ def smoke() -> Config:
 def paper() -> Config:
     return Config(preset="paper", fig1_epochs=45, fig1bow_epochs=45, fig2_epochs=200,
                   fig2_seeds=3, fig3_epochs=45, fig3_train_size=None, fig3_seeds=3,
-                  fig4_epochs=(10, 100), fig4_train_size=None, tune_epochs=None, jobs=1)
+                  fig4_epochs=(10, 100), fig4_train_size=None, fig2_tune_epochs=None,
+                  fig3_tune_epochs=None, jobs=1)
 
 
 PRESETS = {"cpu": cpu, "smoke": smoke, "paper": paper}
@@ -286,6 +291,7 @@ def image_dataset(cfg: Config) -> str:
 
 def fig1(cfg: Config, out: Path) -> dict:
     dataset = image_dataset(cfg)
+    # DEVIATION(D2): lambda = 1e-4 (the paper does not give it); D4: t counts iterations
     base = base_config(cfg, task="logreg", dataset=dataset, weight_decay=1e-4,
                        lr_schedule="inv-sqrt", log_every=100, eval_every=cfg.fig1_epochs,
                        ckpt_every=10**9, out=str(out / "fig1"))
@@ -325,13 +331,14 @@ def fig2(cfg: Config, out: Path) -> dict:
     dataset = image_dataset(cfg)
     seeds = cfg.seeds[:cfg.fig2_seeds]
     result = {"dataset": dataset, "settings": {}, "claims": {}}
+    # DEVIATION(D5): dropout 0.2 on the pixels, 0.5 on hidden units (the paper gives no rates)
     for setting, drop in (("dropout", {"dropout": 0.5, "input_dropout": 0.2}),
                           ("deterministic", {})):
         base = base_config(cfg, task="mlp", dataset=dataset, log_every=50,
                            eval_every=cfg.fig2_epochs, ckpt_every=10**9,
                            out=str(out / "fig2" / setting), **drop)
         arms = {NAMES[o]: (o, {}) for o in ("adam", "adagrad", "rmsprop", "sgd", "adadelta")}
-        r = tune_and_run(cfg, "fig2", base, arms, cfg.fig2_epochs, seeds, cfg.tune_epochs)
+        r = tune_and_run(cfg, "fig2", base, arms, cfg.fig2_epochs, seeds, cfg.fig2_tune_epochs)
         plot_arms(r, out / "fig2" / f"fig2_{setting}.png",
                   f"Fig. 2: 2 x 1000 ReLU MLP, {setting}, {dataset}")
         loss = {k: _mean(v["final_train_loss"]) for k, v in r.items()}
@@ -344,13 +351,14 @@ def fig3(cfg: Config, out: Path) -> dict:
     seeds = cfg.seeds[:cfg.fig3_seeds]
     base = base_config(cfg, task="cnn", dataset="cifar10", data_dir=cfg.cifar_dir, log_every=20,
                        eval_every=cfg.fig3_epochs, ckpt_every=200, out=str(out / "fig3"))
+    # DEVIATION(D6): on the CPU a 10k-image subset and 10 epochs (paper: 50k, 45 epochs)
     base = dataclasses.replace(base, train_size=cfg.fig3_train_size or cfg.train_size)
     T.load_data(dataclasses.replace(base, train_size=1, test_size=1))  # DataUnavailable early
     arms = {}
     for o in ("adagrad", "sgd", "adam"):
         arms[NAMES[o]] = (o, {})
         arms[f"{NAMES[o]}+dropout"] = (o, {"dropout": 0.5, "input_dropout": 0.2})
-    r = tune_and_run(cfg, "fig3", base, arms, cfg.fig3_epochs, seeds, cfg.tune_epochs)
+    r = tune_and_run(cfg, "fig3", base, arms, cfg.fig3_epochs, seeds, cfg.fig3_tune_epochs)
     size = cfg.fig3_train_size or "all"
     plot_arms(r, out / "fig3" / "fig3_cnn.png",
               f"Fig. 3: c64-c64-c128-1000 CNN, CIFAR-10 ({size} images)")
@@ -369,6 +377,7 @@ def fig4(cfg: Config, out: Path) -> dict:
     early, late = cfg.fig4_epochs
     base = base_config(cfg, task="vae", dataset=dataset, log_every=50, eval_every=early,
                        ckpt_every=10**9, out=str(out / "fig4"))
+    # DEVIATION(D8): 20k images, 2 and 10 epochs on the CPU (paper: 60k, 10 and 100 epochs)
     base = dataclasses.replace(base, train_size=cfg.fig4_train_size or cfg.train_size,
                                test_size=cfg.test_size or 2000)
     grid = [(b1, b2, lr, bc) for b1 in (0.0, 0.9) for b2 in (0.99, 0.999, 0.9999)
@@ -539,8 +548,4 @@ def main(cfg: Config) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main(parse(Config, PRESETS))
-    except (ConfigError, DataUnavailable) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    raise SystemExit(config.run(main, Config, PRESETS))

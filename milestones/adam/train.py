@@ -36,12 +36,12 @@ from milestones.adam.optim import OPTIMIZERS
 from milestones.core import runtime
 from milestones.core.checkpoint import (
     export_safetensors,
-    load_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
+    start_run,
 )
-from milestones.core.config import RunConfig, changed_fields, require, run, save_config, to_dict
+from milestones.core.config import RunConfig, require, run, to_dict
 from milestones.core.data import DataUnavailable
 from milestones.core.metrics import MetricLogger, check_finite, environment
 
@@ -271,22 +271,13 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
     base_lr = [g["lr"] for g in opt.param_groups]
     step = 0
     window = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss sum, errors, examples
-    resuming = cfg.resume and (out / "last.pt").exists()
-    if resuming:
-        ckpt = load_checkpoint(out / "last.pt", rt.device)
+    ckpt = start_run(out, cfg, is_main=rt.is_main, map_location=rt.device)
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         step = ckpt["step"]
         window.copy_(ckpt["window"])
         set_rng_state(ckpt["rng"])
-    if rt.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        if resuming:
-            changed = changed_fields(ckpt["config"], cfg, ignore=("resume", "max_steps",
-                                     "max_minutes", "progress", "device", "tensorboard", "out"))
-            if changed:
-                print(f"warning: resuming with changed config fields: {changed}")
-        save_config(cfg, out / "config.json")
     header = {"config": to_dict(cfg), "env": environment(rt.device), "world_size": rt.world_size,
               "data": {"name": data.name, "source": data.source, "train": len(data.train),
                        "test": len(data.test)},
@@ -356,11 +347,8 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                                {"config": json.dumps(to_dict(cfg))})
     if rt.is_main:
         save_checkpoint(out / "last.pt", state())
-        summary["out"] = str(out)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        log.print("summary: " + json.dumps(summary))
-    log.close()
-    return summary
+    log.finish(summary)
+    return {**summary, "out": str(out)}
 
 
 if __name__ == "__main__":

@@ -84,6 +84,31 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return blob["state"]
 
 
+# Fields that may change between a run and its resumption without a warning.
+RUNTIME_FIELDS = ("resume", "max_steps", "max_minutes", "progress", "device", "tensorboard", "out")
+
+
+def start_run(out: Path, cfg: Any, *, is_main: bool = True,
+              map_location: str | torch.device = "cpu") -> dict | None:
+    """Open a run folder. Returns the state to continue from (``cfg.resume`` and <out>/last.pt
+    exists) or None. Rank 0 also creates the folder, saves config.json and warns about config
+    fields that differ from the checkpoint's (runtime-only fields aside)."""
+    from milestones.core.config import changed_fields, save_config
+
+    last = Path(out) / "last.pt"
+    ckpt = load_checkpoint(last, map_location) if cfg.resume and last.exists() else None
+    if is_main:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        if ckpt is not None:
+            changed = changed_fields(ckpt["config"], cfg, ignore=RUNTIME_FIELDS)
+            if changed:
+                print(f"warning: resuming with changed config fields: {changed}")
+        elif cfg.resume:
+            print(f"note: --resume: no checkpoint at {last}; starting fresh")
+        save_config(cfg, Path(out) / "config.json")
+    return ckpt
+
+
 def rng_state() -> dict:
     """Every RNG a training step can touch: python, numpy, torch CPU and CUDA."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()

@@ -91,7 +91,8 @@ class MetricLogger:
         self.enabled = enabled
         if not enabled:
             return
-        self.path = Path(out_dir) / "metrics.jsonl"
+        self.out_dir = Path(out_dir)
+        self.path = self.out_dir / "metrics.jsonl"
         if start_step > 0 and self.path.exists():  # resume: keep the records up to start_step
             kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= start_step]
             self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
@@ -141,6 +142,14 @@ class MetricLogger:
             self._bar.write(msg, file=sys.stderr)
         else:
             print(msg, file=sys.stderr, flush=True)
+
+    def finish(self, summary: dict) -> None:
+        """Write the run's summary.json, print it as one line, close."""
+        if self.enabled:
+            summary = {**summary, "out": str(self.out_dir)}
+            (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            self.print("summary: " + json.dumps(summary))
+        self.close()
 
     def close(self) -> None:
         if not self.enabled:

@@ -29,7 +29,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Literal
 
-from milestones.core.config import EXIT_PREEMPTED, ConfigError, parse, require
+from milestones.core import config
+from milestones.core.config import EXIT_PREEMPTED, require
 from milestones.core.data import DataUnavailable
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
@@ -290,10 +291,4 @@ def _fmt(stat: dict) -> str:
 
 
 if __name__ == "__main__":
-    import sys
-
-    try:
-        main(parse(Config, PRESETS))
-    except (ConfigError, DataUnavailable) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    raise SystemExit(config.run(main, Config, PRESETS))

@@ -28,14 +28,13 @@ from milestones.core.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+    start_run,
 )
 from milestones.core.config import (
     ConfigError,
     RunConfig,
-    changed_fields,
     require,
     run,
-    save_config,
     to_dict,
 )
 from milestones.core.data import data_root, make_loader
@@ -289,8 +288,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
     # sums over the current log window, kept on the device (no sync per step)
     window = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss * images, errors, images
 
-    resuming = cfg.resume and (out / "last.pt").exists()
-    ckpt = load_checkpoint(out / "last.pt", rt.device) if resuming else None
+    ckpt = start_run(out, cfg, is_main=rt.is_main, map_location=rt.device)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -298,16 +296,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
         step, best, warming = ckpt["step"], ckpt["best"], ckpt["warming"]
         window.copy_(ckpt["window"])
         set_rng_state(ckpt["rng"])
-    if rt.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        if ckpt is not None:
-            changed = changed_fields(ckpt["config"], cfg, ignore=("resume", "max_steps",
-                                     "max_minutes", "progress", "device", "tensorboard", "out"))
-            if changed:
-                print(f"warning: resuming with changed config fields: {changed}")
-        elif cfg.resume:
-            print(f"note: --resume: no checkpoint at {out / 'last.pt'}; starting fresh")
-        save_config(cfg, out / "config.json")
     header = {"config": to_dict(cfg), "env": environment(rt.device), "data": meta,
               "world_size": rt.world_size, "params": sum(p.numel() for p in model.parameters())}
     log = MetricLogger(out, header, total_steps=cfg.steps, start_step=step, enabled=rt.is_main,
@@ -408,11 +396,8 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
         if stop_reason not in ("SIGTERM", "SIGINT"):
             export_safetensors(model, out / "model.safetensors", {
                 "model": cfg.model, "step": str(step), "config": json.dumps(to_dict(cfg))})
-        summary["out"] = str(out)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        log.print("summary: " + json.dumps(summary))
-    log.close()
-    return summary
+    log.finish(summary)
+    return {**summary, "out": str(out)}
 
 
 if __name__ == "__main__":

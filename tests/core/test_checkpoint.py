@@ -20,6 +20,7 @@ from milestones.core.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+    start_run,
 )
 
 
@@ -142,3 +143,21 @@ def test_safetensors_export_round_trip(tmp_path):
     export_safetensors(a, tmp_path / "m.safetensors", {"model": "demo"})
     load_safetensors(b, tmp_path / "m.safetensors")
     assert _equal(a.state_dict(), b.state_dict())
+
+
+def test_start_run_creates_or_resumes(tmp_path, capsys):
+    from milestones.core.config import RunConfig
+
+    out = tmp_path / "run"
+    assert start_run(out, RunConfig(out=str(out))) is None
+    assert (out / "config.json").is_file()
+    assert start_run(out, RunConfig(out=str(out), resume=True)) is None
+    assert "no checkpoint" in capsys.readouterr().out
+    save_checkpoint(out / "last.pt", {"step": 7, "config": {**RunConfig().__dict__, "seed": 1}})
+    state = start_run(out, RunConfig(out=str(out), resume=True, max_steps=9))
+    assert state["step"] == 7
+    printed = capsys.readouterr().out
+    assert "changed config fields" in printed and "'seed': (1, 0)" in printed
+    assert "max_steps" not in printed  # a runtime field
+    assert start_run(tmp_path / "other", RunConfig(), is_main=False) is None
+    assert not (tmp_path / "other").exists()  # only rank 0 writes

@@ -39,12 +39,20 @@ def test_resume_drops_records_after_the_checkpoint(tmp_path):
                      (20, "event", None), (30, "train", 31.0)]
 
 
+def test_finish_writes_the_summary(tmp_path, capsys):
+    log = MetricLogger(tmp_path, {}, total_steps=1, progress=False)
+    log.finish({"step": 1, "error": 0.5})
+    assert json.loads((tmp_path / "summary.json").read_text()) == {
+        "step": 1, "error": 0.5, "out": str(tmp_path)}
+    assert 'summary: {"step": 1' in capsys.readouterr().err
+
+
 def test_disabled_logger_writes_nothing(tmp_path):
     log = MetricLogger(tmp_path, {}, total_steps=1, enabled=False)
     log.log(1, "train", loss=1.0)
     log.advance()
     log.print("hidden")
-    log.close()
+    log.finish({"step": 1})
     assert list(tmp_path.iterdir()) == []
 
 
