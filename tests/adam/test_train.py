@@ -96,3 +96,24 @@ def test_help():
     for flag in ("--optimizer", "--beta2", "--bias-correction", "--lr-schedule", "--task",
                  "§6.3", "Algorithm 1"):
         assert flag in res.stdout, flag
+
+
+def test_two_process_ddp_equals_one_process(tmp_path):
+    """No batch norm here, so DDP over 2 gloo processes (16 examples each, gradients averaged)
+    computes what one process does with the 32: same weights up to float summation order."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    single = T.main(smoke(tmp_path, "single"))
+    res = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "milestones.adam.train", "--preset", "smoke", "--out", str(tmp_path / "ddp")],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert read_metrics(tmp_path / "ddp" / "metrics.jsonl")[0]["world_size"] == 2
+    ddp = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert ddp["final_test_loss"] == pytest.approx(single["final_test_loss"], rel=1e-5)
+    a, b = (load_checkpoint(tmp_path / n / "last.pt")["model"] for n in ("single", "ddp"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
