@@ -436,21 +436,23 @@ class RMSProp(_Optimizer):
     r"""RMSProp (Tieleman & Hinton 2012), as ``torch.optim.RMSprop``:
     $r_t = \rho r_{t-1} + (1-\rho) g_t^2$ (``alpha`` is $\rho$), $\theta_t = \theta_{t-1} -
     \alpha g_t / (\sqrt{r_t} + \epsilon)$; ``centered`` subtracts the squared mean gradient
-    (Graves 2013); ``momentum`` accumulates the scaled steps."""
+    (Graves 2013); ``momentum`` accumulates the scaled steps. ``eps_in_sqrt`` puts epsilon under
+    the root, $\sqrt{r_t - a_t^2 + \epsilon}$: the form DQN (Mnih et al. 2015) trained with, where
+    epsilon = 0.01 is its "min squared gradient" (not in ``torch.optim.RMSprop``)."""
 
     state_keys = ("square_avg",)
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False, foreach: bool | None = None):
+                 eps_in_sqrt: bool = False, maximize: bool = False, foreach: bool | None = None):
         _require(lr >= 0, "RMSProp", "lr", lr, "the step size must be >= 0")
         _require(0 <= alpha < 1, "RMSProp", "alpha", alpha, "must be in [0, 1)")
         _require(eps >= 0, "RMSProp", "eps", eps, "must be >= 0")
         _require(weight_decay >= 0, "RMSProp", "weight_decay", weight_decay, "must be >= 0")
         _require(0 <= momentum < 1, "RMSProp", "momentum", momentum, "must be in [0, 1)")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize,
-                                      foreach=foreach))
+                                      momentum=momentum, centered=centered,
+                                      eps_in_sqrt=eps_in_sqrt, maximize=maximize, foreach=foreach))
 
     def init_state(self, p: Tensor, group: dict) -> dict:
         state = super().init_state(p, group)
@@ -465,11 +467,12 @@ class RMSProp(_Optimizer):
             params, grads, states["square_avg"], states.get("grad_avg"),
             states.get("momentum_buffer"), states["step"], lr=group["lr"], alpha=group["alpha"],
             eps=group["eps"], weight_decay=group["weight_decay"], momentum=group["momentum"],
-            centered=group["centered"], maximize=group["maximize"])
+            centered=group["centered"], eps_in_sqrt=group["eps_in_sqrt"],
+            maximize=group["maximize"])
 
 
 def rmsprop_single(params, grads, square_avgs, grad_avgs, buffers, steps, *, lr, alpha, eps,
-                   weight_decay, momentum, centered, maximize) -> None:
+                   weight_decay, momentum, centered, maximize, eps_in_sqrt=False) -> None:
     for i, theta in enumerate(params):
         g, r = grads[i], square_avgs[i]
         g = -g if maximize else g
@@ -480,9 +483,11 @@ def rmsprop_single(params, grads, square_avgs, grad_avgs, buffers, steps, *, lr,
         r.mul_(alpha).addcmul_(g, g, value=1 - alpha)
         if centered:  # mean gradient a_t = rho a_{t-1} + (1 - rho) g_t; denominator r_t - a_t^2
             grad_avgs[i].lerp_(g, 1 - alpha)
-            denom = r.addcmul(grad_avgs[i], grad_avgs[i], value=-1).sqrt_().add_(eps)
+            var = r.addcmul(grad_avgs[i], grad_avgs[i], value=-1)
         else:
-            denom = r.sqrt().add_(eps)
+            var = r.clone()
+        # sqrt(r_t) + eps, or with eps_in_sqrt sqrt(r_t + eps)
+        denom = var.add_(eps).sqrt_() if eps_in_sqrt else var.sqrt_().add_(eps)
         if momentum:  # b_t = mu b_{t-1} + g_t / denom; theta_t = theta_{t-1} - alpha b_t
             buffers[i].mul_(momentum).addcdiv_(g, denom)
             theta.add_(buffers[i], alpha=-lr)
@@ -491,7 +496,7 @@ def rmsprop_single(params, grads, square_avgs, grad_avgs, buffers, steps, *, lr,
 
 
 def rmsprop_foreach(params, grads, square_avgs, grad_avgs, buffers, steps, *, lr, alpha, eps,
-                    weight_decay, momentum, centered, maximize) -> None:
+                    weight_decay, momentum, centered, maximize, eps_in_sqrt=False) -> None:
     optional = ([grad_avgs] if centered else []) + ([buffers] if momentum else [])
     for theta, g, r, t, *rest in _by_device(params, grads, square_avgs, steps, *optional):
         if maximize:
@@ -505,10 +510,14 @@ def rmsprop_foreach(params, grads, square_avgs, grad_avgs, buffers, steps, *, lr
             a = rest.pop(0)
             torch._foreach_lerp_(a, g, 1 - alpha)
             denom = torch._foreach_addcmul(r, a, a, -1)
+        else:
+            denom = torch._foreach_mul(r, 1.0)
+        if eps_in_sqrt:
+            torch._foreach_add_(denom, eps)
             torch._foreach_sqrt_(denom)
         else:
-            denom = torch._foreach_sqrt(r)
-        torch._foreach_add_(denom, eps)
+            torch._foreach_sqrt_(denom)
+            torch._foreach_add_(denom, eps)
         if momentum:
             b = rest.pop(0)
             torch._foreach_mul_(b, momentum)

@@ -1,0 +1,76 @@
+"""Q-networks of DQN: Q(s, .; theta), one output per action (Mnih et al. 2013, 2015).
+
+"The input to the neural network consists of an 84 x 84 x 4 image produced by the preprocessing
+map phi" (Nature, Methods). Pixels arrive as uint8 and are scaled to [0, 1] inside the network, so
+the replay memory can keep bytes.
+
+    nature_dqn(n_actions)   # 2015: 32 8x8/4, 64 4x4/2, 64 3x3/1, 512 FC  (1.69M params, 4 actions)
+    nips_dqn(n_actions)     # 2013: 16 8x8/4, 32 4x4/2, 256 FC            (0.68M params, 4 actions)
+    mlp_qnet(4, 2)          # vector observations (CartPole): 2 hidden ReLU layers
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ConvQNetwork(nn.Module):
+    """Convolutions, then one hidden fully connected layer, then a linear output per action.
+
+    ``convs`` lists (out_channels, kernel, stride); every layer but the output is followed by a
+    rectifier, as in both papers.
+    """
+
+    def __init__(self, n_actions: int, convs: tuple[tuple[int, int, int], ...], hidden: int,
+                 in_channels: int = 4, size: int = 84):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = in_channels
+        for out, kernel, stride in convs:
+            layers += [nn.Conv2d(c, out, kernel, stride), nn.ReLU(inplace=True)]
+            c, size = out, (size - kernel) // stride + 1
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(c * size * size, hidden)
+        self.head = nn.Linear(hidden, n_actions)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        # s: (B, 4, 84, 84) uint8 frames (or floats already in [0, 1])
+        x = s.float() / 255 if s.dtype == torch.uint8 else s
+        x = self.features(x).flatten(1)  # (B, 64 * 7 * 7) for the Nature network
+        return self.head(torch.relu(self.fc(x)))  # (B, n_actions)
+
+
+class MLPQNetwork(nn.Module):
+    """Q-network for vector observations (CartPole, Acrobot): Linear-ReLU x depth, Linear."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: int = 128, depth: int = 2):
+        super().__init__()
+        layers: list[nn.Module] = []
+        d = obs_dim
+        for _ in range(depth):
+            layers += [nn.Linear(d, hidden), nn.ReLU(inplace=True)]
+            d = hidden
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(d, n_actions)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        # s: (B, obs_dim) or (B, history, obs_dim); history stacks are flattened
+        return self.head(self.body(s.flatten(1).float()))  # (B, n_actions)
+
+
+def nature_dqn(n_actions: int, in_channels: int = 4) -> ConvQNetwork:
+    """Mnih et al. 2015, Methods "Model architecture": 32 8x8 s4, 64 4x4 s2, 64 3x3 s1, 512 FC."""
+    return ConvQNetwork(n_actions, ((32, 8, 4), (64, 4, 2), (64, 3, 1)), 512, in_channels)
+
+
+def nips_dqn(n_actions: int, in_channels: int = 4) -> ConvQNetwork:
+    """Mnih et al. 2013, §5: 16 8x8 s4, 32 4x4 s2, 256 FC."""
+    return ConvQNetwork(n_actions, ((16, 8, 4), (32, 4, 2)), 256, in_channels)
+
+
+def mlp_qnet(obs_dim: int, n_actions: int, hidden: int = 128, depth: int = 2) -> MLPQNetwork:
+    return MLPQNetwork(obs_dim, n_actions, hidden, depth)
+
+
+MODELS = {"nature": nature_dqn, "nips": nips_dqn, "mlp": mlp_qnet}

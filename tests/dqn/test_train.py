@@ -1,0 +1,114 @@
+"""DQN's entry points: smoke on Pong, exact resume, evaluation protocol, bad input, reproduce."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from milestones.core.checkpoint import load_checkpoint
+from milestones.core.config import EXIT_OK, EXIT_USAGE, ConfigError
+from milestones.core.metrics import read_metrics
+from milestones.dqn import train as T
+from tests.conftest import run_cli
+
+pytest.importorskip("ale_py", reason="needs the rl extra: pip install 'milestones[rl]'")
+
+
+def cartpole(tmp_path, name="run", **overrides) -> T.Config:
+    """The quick recipe, shrunk to seconds."""
+    base = dict(total_steps=1200, learning_starts=200, eps_steps=600, memory_size=2000,
+                batch_size=16, target_update_every=50, eval_every=600, eval_episodes=2,
+                log_every=200, ckpt_every=300, gif=False, progress=False, device="cpu",
+                out=str(tmp_path / name))
+    return dataclasses.replace(T.quick(), **{**base, **overrides})
+
+
+def test_smoke_preset_plays_pong_from_the_command_line(tmp_path):
+    res = run_cli("-m", "milestones.dqn.train", "--preset", "smoke", "--out", str(tmp_path / "r"))
+    assert res.returncode == EXIT_OK, res.stderr
+    for name in ("config.json", "metrics.jsonl", "last.pt", "best.pt", "model.safetensors",
+                 "model-best.safetensors", "summary.json", "curves.png"):
+        assert (tmp_path / "r" / name).is_file(), name
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["step"] == 200 and summary["updates"] == 25 and summary["params"] == 1_687_206
+    header = read_metrics(tmp_path / "r" / "metrics.jsonl")[0]
+    assert header["environment"]["obs_shape"] == [4, 84, 84]
+
+
+def test_resume_is_exact_mid_episode_with_the_memory(tmp_path):
+    straight = T.main(cartpole(tmp_path, "straight"))
+    half = T.main(cartpole(tmp_path, "halves", max_steps=700))  # stops inside an episode
+    assert half["stopped"] == "max_steps"
+    assert load_checkpoint(tmp_path / "halves" / "last.pt")["episode_actions"].numel() > 0
+    resumed = T.main(cartpole(tmp_path, "halves", resume=True))
+    assert resumed["step"] == straight["step"] and resumed["episodes"] == straight["episodes"]
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "halves" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows = [[r for r in read_metrics(tmp_path / n / "metrics.jsonl") if r["split"] == "episode"]
+            for n in ("straight", "halves")]
+    assert rows[0] == rows[1]
+
+
+def test_resume_without_the_memory_refills_it(tmp_path):
+    cfg = cartpole(tmp_path, memory_in_checkpoint="no", max_steps=600)
+    T.main(cfg)
+    assert "memory" not in load_checkpoint(tmp_path / "run" / "last.pt")
+    resumed = T.main(dataclasses.replace(cfg, max_steps=None, resume=True))
+    assert resumed["step"] == 1200 and resumed["memory_in_checkpoint"] is False
+    # learning paused for learning_starts (200) steps while D refilled
+    assert resumed["updates"] == (600 - 200) + (1200 - 800)
+
+
+@pytest.mark.parametrize("replay, target", [(False, True), (True, False), (False, False)])
+def test_ablations_run(tmp_path, replay, target):
+    summary = T.main(cartpole(tmp_path, replay=replay, target_network=target, total_steps=400))
+    assert summary["updates"] == 200 and summary["replay"] == replay
+
+
+def test_evaluation_uses_its_own_epsilon_and_caps_episodes(tmp_path):
+    cfg = cartpole(tmp_path, eval_epsilon=1.0, eval_max_frames=15)
+    env, info = T.make_env(cfg.env)
+    q = T.build_network(cfg, info)
+    result = T.evaluate(cfg, q, env, info, torch.device("cpu"), seed=0, episodes=5)
+    assert result["episodes"] == 5 and result["length_mean"] <= 15
+    again = T.evaluate(cfg, q, env, info, torch.device("cpu"), seed=0, episodes=5)
+    assert again == result  # seeded: the same episodes
+
+
+def test_gif_of_the_agent(tmp_path):
+    summary = T.main(cartpole(tmp_path, total_steps=300, eval_every=300, gif=True))
+    from PIL import Image
+
+    gif = Image.open(summary["gif"])
+    assert gif.format == "GIF" and gif.size == (300, 150) and gif.n_frames > 1
+
+
+@pytest.mark.parametrize("args, field", [(["--lr", "-1"], "lr"), (["--gamma", "1.5"], "gamma"),
+                                         (["--eval-epsilon", "2"], "eval_epsilon"),
+                                         (["--network", "nature"], "network")])
+def test_bad_values_fail_clearly_and_write_nothing(tmp_path, args, field):
+    res = run_cli("-m", "milestones.dqn.train", "--preset", "quick", "--out", str(tmp_path / "r"),
+                  *args)
+    assert res.returncode == EXIT_USAGE and f"`{field}`" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "r").exists()
+
+
+def test_unknown_env_fails_clearly(tmp_path):
+    res = run_cli("-m", "milestones.dqn.train", "--preset", "smoke", "--env", "ALE/Breakout-v9",
+                  "--out", str(tmp_path / "r"))
+    assert res.returncode == EXIT_USAGE and "Traceback" not in res.stderr
+    assert "python -m milestones.dqn.data" in res.stderr and not (tmp_path / "r").exists()
+    with pytest.raises(ConfigError, match="unknown environment"):
+        T.main(dataclasses.replace(T.smoke(), env="NoSuchEnv-v0", out=str(tmp_path / "x")))
+
+
+def test_reproduce_smoke(tmp_path):
+    res = run_cli("-m", "milestones.dqn.reproduce", "--preset", "smoke", "--out", str(tmp_path))
+    assert res.returncode == EXIT_OK, res.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["envs"]["CartPole-v1"]) == {"replay+target", "replay only",
+                                                   "target only", "neither"}
+    assert (tmp_path / "ablation_CartPole-v1.png").is_file()
+    assert "Extended Data Table 3" in (tmp_path / "results.md").read_text()
