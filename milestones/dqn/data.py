@@ -89,7 +89,7 @@ def make_env(env_id: str, *, history: int = 4, noop_max: int = 30, frame_skip: i
         raise DataUnavailable(f"{env_id} needs ale-py (the Atari ROMs ship inside it): "
                               "pip install 'milestones[rl]'. Without it, try --env CartPole-v1.")
     kw: dict[str, Any] = {"render_mode": "rgb_array"} if render else {}
-    if env_id.startswith("ALE/"):
+    if env_id.startswith("ALE/"):  # DEVIATION(D8): ALE 0.12's v5 games (108k-frame episode cap)
         kw.update(frameskip=1, repeat_action_probability=0.0, full_action_space=False)
     try:
         env = gymnasium.make(env_id, **kw)
@@ -104,9 +104,11 @@ def make_env(env_id: str, *, history: int = 4, noop_max: int = 30, frame_skip: i
         return env, _info(env_id, env, atari=False, history=1)
     from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
+    # DEVIATION(D4): grey via OpenCV and one area resize of the 210 x 160 screen
     env = AtariPreprocessing(env, noop_max=noop_max, frame_skip=frame_skip, screen_size=84,
                              terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False)
-    env = FrameStackObservation(env, history)  # padding "reset": the first frame, repeated
+    # DEVIATION(D7): before an episode's first frame, the stack repeats it (DeepMind: zeros)
+    env = FrameStackObservation(env, history)
     return env, _info(env_id, env, atari=True, history=history)
 
 

@@ -76,7 +76,7 @@ class Config(RunConfig):
     update_every: int = 4
     """Agent steps between updates (Nature: "update frequency" 4)."""
     target_update_every: int = 10_000
-    """Updates between target syncs theta^- = theta (Nature: C = 10,000 updates). D4."""
+    """Updates between target syncs theta^- = theta (Nature: C = 10,000 updates; see D1)."""
     learning_starts: int = 50_000
     """Agent steps of the uniform random policy that fill D before learning (Nature: 50,000)."""
     eps_start: float = 1.0
@@ -145,11 +145,12 @@ class Config(RunConfig):
 
 def paper() -> Config:
     """Nature 2015, Extended Data Table 1, on Breakout: 50M agent steps (GPU, days)."""
-    return Config(preset="paper", dtype="fp32")  # DEVIATION(D8): no bf16 by default
+    return Config(preset="paper", dtype="fp32")  # DEVIATION(D5): no bf16 by default
 
 
 def quick() -> Config:
     """CPU minutes: CartPole-v1 with a 2 x 128 MLP, Adam, 100k steps, greedy evaluation."""
+    # DEVIATION(D2): CartPole is not in the paper; a recipe for it
     return Config(preset="quick", env="CartPole-v1", total_steps=100_000, memory_size=50_000,
                   batch_size=64, update_every=1, target_update_every=250, learning_starts=1_000,
                   eps_end=0.05, eps_steps=10_000, optimizer="adam", lr=5e-4, clip_rewards=False,
@@ -176,7 +177,7 @@ def build_network(cfg: Config, info: EnvInfo) -> nn.Module:
 
 
 def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":  # DEVIATION(D5): Adam for the small presets
+    if cfg.optimizer == "adam":  # DEVIATION(D2): Adam for the small presets
         return Adam(params, lr=cfg.lr)
     # Nature: RMSProp, gradient momentum 0.95, squared gradient momentum 0.95, min squared
     # gradient 0.01: theta -= lr g / sqrt(E[g^2] - E[g]^2 + 0.01)
@@ -201,6 +202,7 @@ def td_loss(q: nn.Module, target: nn.Module, batch: dict, gamma: float, kind: st
         y = td_target(batch["reward"], batch["terminal"], target(batch["next_state"]), gamma)
     q_sa = q(batch["state"]).gather(1, batch["action"][:, None]).squeeze(1)  # (B,)
     # Huber = (y - Q)^2 / 2 with its derivative clipped to [-1, 1] (Nature: "error clipping")
+    # DEVIATION(D3): the mean over the minibatch
     loss = F.smooth_l1_loss(q_sa, y) if kind == "huber" else F.mse_loss(q_sa, y)
     return loss, q_sa.detach().mean()
 
@@ -356,6 +358,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 memory.start(newest_frame(obs, info))
 
             if step > learn_after and step % cfg.update_every == 0:
+                # DEVIATION(D6): without replay, the latest transition alone
                 batch = memory.sample(cfg.batch_size) if cfg.replay else memory.latest()
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 with rt.autocast():
@@ -366,6 +369,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 updates += 1
                 losses.append(loss.detach())
                 qs.append(q_mean)
+                # DEVIATION(D1): C counts updates, as ED Table 1 says (DeepMind's code: steps)
                 if cfg.target_network and updates % cfg.target_update_every == 0:
                     target.load_state_dict(q.state_dict())  # theta^- = theta
             log.advance()

@@ -112,3 +112,11 @@ def test_reproduce_smoke(tmp_path):
                                                    "target only", "neither"}
     assert (tmp_path / "ablation_CartPole-v1.png").is_file()
     assert "Extended Data Table 3" in (tmp_path / "results.md").read_text()
+
+
+def test_benchmark_quick():
+    res = run_cli("benchmarks/dqn.py", "--quick")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout[res.stdout.index("{"):])
+    assert out["memory_bytes_per_transition"] < 7100 < out["naive_bytes_per_transition"]
+    assert 0 < out["training_loop_vs_plain"] < 1 and out["learner_updates_per_s"] > 0
