@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 from milestones.core import config
 from milestones.core.config import EXIT_PREEMPTED, require
+from milestones.core.jobs import finished_summary, map_runs
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
 from milestones.dqn import train as T
@@ -110,11 +108,10 @@ def _train(run: T.Config, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    summary_path = Path(run.out) / "summary.json"
-    if summary_path.exists():  # finished before: keep it
-        summary = json.loads(summary_path.read_text())
-        if summary["step"] == run.total_steps and summary["stopped"] is None:
-            return summary
+    summary = finished_summary(run.out,
+                               lambda s: s["step"] == run.total_steps and not s["stopped"])
+    if summary is not None:  # finished before: keep it
+        return summary
     summary = T.main(run)
     if summary["stopped"] in ("SIGTERM", "SIGINT"):  # preempted: stop here, resume next time
         raise SystemExit(EXIT_PREEMPTED)
@@ -134,14 +131,9 @@ def main(cfg: Config) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(cfg.jobs, len(runs)))
-    threads = max(1, (os.cpu_count() or 1) // jobs) if cfg.device != "cpu" else 1
-    print(f"reproduce: {len(runs)} runs, {jobs} at a time x {threads} thread(s)")
-    if jobs == 1:
-        summaries = {k: _train(r, threads) for k, r in runs.items()}
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futures = {k: pool.submit(_train, r, threads) for k, r in runs.items()}
-            summaries = {k: f.result() for k, f in futures.items()}
+    threads = 1 if cfg.device == "cpu" else None  # small networks: one thread each
+    print(f"reproduce: {len(runs)} runs, {jobs} at a time")
+    summaries = dict(zip(runs, map_runs(_train, list(runs.values()), jobs, threads), strict=True))
 
     results: dict = {"config": dataclasses.asdict(cfg), "paper": PAPER, "envs": {}}
     curves: dict = {}

@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Literal
 
 from milestones.core import config
 from milestones.core.config import EXIT_PREEMPTED, require
 from milestones.core.data import DataUnavailable
+from milestones.core.jobs import finished_summary, map_runs
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
 from milestones.resnet import data as D
@@ -134,11 +132,9 @@ def _train(run: T.Config, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    summary_path = Path(run.out) / "summary.json"
-    if summary_path.exists():  # finished before: keep it
-        summary = json.loads(summary_path.read_text())
-        if summary["step"] == run.steps and summary["stopped"] is None:
-            return summary
+    summary = finished_summary(run.out, lambda s: s["step"] == run.steps and not s["stopped"])
+    if summary is not None:  # finished before: keep it
+        return summary
     summary = T.main(run)
     if summary["stopped"] in ("SIGTERM", "SIGINT"):  # preempted: stop here, resume next time
         raise SystemExit(EXIT_PREEMPTED)
@@ -162,14 +158,8 @@ def main(cfg: Config) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(cfg.jobs, len(runs)))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    print(f"reproduce: {len(runs)} runs on {dataset}, {jobs} at a time x {threads} threads")
-    if jobs == 1:
-        summaries = {k: _train(r, threads) for k, r in runs.items()}
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futures = {k: pool.submit(_train, r, threads) for k, r in runs.items()}
-            summaries = {k: f.result() for k, f in futures.items()}
+    print(f"reproduce: {len(runs)} runs on {dataset}, {jobs} at a time")
+    summaries = dict(zip(runs, map_runs(_train, list(runs.values()), jobs), strict=True))
 
     # Training error at the end: the mean over the last 10% of iterations (as the curves show it).
     results = {"dataset": dataset, "source": None, "config": dataclasses.asdict(cfg),
