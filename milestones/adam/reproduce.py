@@ -28,11 +28,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Literal
 
@@ -43,6 +40,7 @@ from milestones.adam import train as T
 from milestones.core import config
 from milestones.core.config import EXIT_PREEMPTED, require
 from milestones.core.data import DataUnavailable
+from milestones.core.jobs import finished_summary, map_runs
 from milestones.core.metrics import NonFiniteLoss, environment, read_metrics
 from milestones.core.plots import plot_curves
 
@@ -153,12 +151,11 @@ PRESETS = {"cpu": cpu, "smoke": smoke, "paper": paper}
 def _train(run: T.Config, threads: int) -> dict:
     """train.main, unless the run finished before; a diverged run is a summary too."""
     torch.set_num_threads(threads)
+    summary = finished_summary(run.out, lambda s: s.get("diverged") or (
+        s["step"] == s["steps"] and s["stopped"] is None))
+    if summary is not None:
+        return summary
     summary_path = Path(run.out) / "summary.json"
-    if summary_path.exists():
-        summary = json.loads(summary_path.read_text())
-        if summary.get("diverged") or (summary["step"] == summary["steps"]
-                                       and summary["stopped"] is None):
-            return summary
     try:
         summary = T.main(run)
     except NonFiniteLoss as e:
@@ -171,12 +168,7 @@ def _train(run: T.Config, threads: int) -> dict:
 
 
 def run_all(cfg: Config, runs: list[T.Config]) -> list[dict]:
-    jobs = max(1, min(cfg.jobs, len(runs)))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    if jobs == 1:
-        return [_train(r, threads) for r in runs]
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_train, runs, [threads] * len(runs)))
+    return map_runs(_train, runs, cfg.jobs)
 
 
 def base_config(cfg: Config, **kw) -> T.Config:

@@ -120,3 +120,14 @@ def test_benchmark_quick():
     out = json.loads(res.stdout[res.stdout.index("{"):])
     assert out["memory_bytes_per_transition"] < 7100 < out["naive_bytes_per_transition"]
     assert 0 < out["training_loop_vs_plain"] < 1 and out["learner_updates_per_s"] > 0
+
+
+def test_gif_of_an_atari_game(tmp_path):
+    cfg = dataclasses.replace(T.smoke(), eval_epsilon=1.0)  # random play: the paddle moves
+    env, info = T.make_env(cfg.env)
+    q = T.build_network(cfg, info)
+    path = T.write_gif(cfg, q, tmp_path / "pong.gif", torch.device("cpu"), max_frames=80)
+    from PIL import Image
+
+    gif = Image.open(path)
+    assert gif.size == (160, 210) and gif.n_frames > 1  # the ALE screen, in colour
