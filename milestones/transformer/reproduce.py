@@ -1,0 +1,303 @@
+"""Table 3's ablations in miniature, on the built-in language pair: ``python -m
+milestones.transformer.reproduce``.
+
+    python -m milestones.transformer.reproduce                 # CPU, 3 seeds, ~1 hour on 2 cores
+    python -m milestones.transformer.reproduce --preset smoke  # seconds (tests)
+
+Variants of the ``quick`` model (3 layers, d_model 128, h 4), 800 steps each, each changing
+one thing, as the rows of Table 3 do:
+
+- (A) one head instead of four, at equal compute: d_k = d_v = d_model / h (128 instead of 32).
+  Paper (base, h 8 -> 1): BLEU 25.8 -> 24.9, "single-head attention is 0.9 BLEU worse".
+- (D) no label smoothing. Paper (eps_ls 0.1 -> 0): perplexity 4.92 -> 4.67 (better), BLEU
+  25.8 -> 25.3 (worse): "hurts perplexity ... but improves accuracy and BLEU" (§5.4).
+- (E) learned positional embeddings instead of sinusoids. Paper: 25.7 vs 25.8, "nearly identical";
+  sinusoids chosen because they "may allow the model to extrapolate to sequence lengths longer
+  than the ones encountered during training" (§3.5): we test that on the corpus's "long" split.
+
+Writes results.md / results.json, a bar plot of BLEU and perplexity, the learning-rate schedule of
+Eq. 3 and attention heat maps of one sentence (every head of the last encoder, decoder and
+cross-attention layers, as Figures 3-5) next to the paper's rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from milestones.core import config
+from milestones.core.config import EXIT_PREEMPTED, require
+from milestones.core.jobs import finished_summary, map_runs
+from milestones.core.metrics import read_metrics
+from milestones.transformer import train as T
+
+VARIANTS = {  # name: (Table 3 row, config changes)
+    "base": ("base", {}),
+    "1 head": ("A", {"heads": 1}),
+    "no label smoothing": ("D", {"label_smoothing": 0.0}),
+    "learned positions": ("E", {"positional": "learned"}),
+}
+PAPER = {  # Table 3, newstest2013 En-De dev set: (perplexity, BLEU)
+    "base": (4.92, 25.8), "1 head": (5.29, 24.9), "no label smoothing": (4.67, 25.3),
+    "learned positions": (4.92, 25.7),
+}
+
+
+@dataclasses.dataclass
+class Config:
+    """Reproduce Table 3 rows (A), (D), (E) on the built-in translation corpus."""
+
+    preset: str = "cpu"
+    """cpu (about an hour on 2 cores), smoke (seconds, for tests)."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    variants: tuple[str, ...] = tuple(VARIANTS)
+    steps: int = 800
+    """Optimizer steps per run (the quick preset: 1,200)."""
+    jobs: int = 2
+    out: str = "runs/transformer/reproduce"
+    data_root: str | None = None
+
+    def __post_init__(self) -> None:
+        require(set(self.variants) <= set(VARIANTS), self, "variants",
+                f"choose from {', '.join(VARIANTS)}")
+        require(len(self.seeds) > 0, self, "seeds", "give at least one")
+        require(self.steps > 0 and self.jobs > 0, self, "steps", "steps and jobs must be > 0")
+
+
+def cpu() -> Config:
+    """DEVIATION(D8): the quick model on the built-in corpus, not base on WMT14."""
+    return Config()
+
+
+def smoke() -> Config:
+    return Config(preset="smoke", seeds=(0,), steps=8, jobs=1)
+
+
+PRESETS = {"cpu": cpu, "smoke": smoke}
+
+
+def run_config(cfg: Config, variant: str, seed: int) -> T.Config:
+    base = T.smoke() if cfg.preset == "smoke" else T.quick()
+    changes = dict(VARIANTS[variant][1])
+    if cfg.preset == "smoke" and "heads" in changes:
+        changes["heads"] = 1
+    return dataclasses.replace(
+        base, **changes, preset=f"reproduce-{cfg.preset}", seed=seed, steps=cfg.steps,
+        eval_every=max(1, cfg.steps // 5), ckpt_every=max(1, cfg.steps // 25),
+        data_root=cfg.data_root, progress=False, resume=True,
+        out=str(Path(cfg.out) / "runs" / f"{variant.replace(' ', '-')}-s{seed}"))
+
+
+def _train(run: T.Config, threads: int) -> dict:
+    torch.set_num_threads(threads)
+    summary = finished_summary(run.out, lambda s: s["step"] == run.steps and not s["stopped"])
+    if summary is not None:
+        return summary
+    summary = T.main(run)
+    if summary["stopped"] in ("SIGTERM", "SIGINT"):
+        raise SystemExit(EXIT_PREEMPTED)
+    return summary
+
+
+def main(cfg: Config) -> dict:
+    t0 = time.time()
+    runs = {(v, s): run_config(cfg, v, s) for v in cfg.variants for s in cfg.seeds}
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"reproduce: {len(runs)} runs, {min(cfg.jobs, len(runs))} at a time")
+    summaries = dict(zip(runs, map_runs(_train, list(runs.values()), cfg.jobs, threads=1),
+                         strict=True))
+
+    results: dict = {"config": dataclasses.asdict(cfg), "paper": PAPER, "variants": {}}
+    for (variant, seed), run in runs.items():
+        s = summaries[(variant, seed)]
+        records = read_metrics(Path(run.out) / "metrics.jsonl")
+        valid = [r for r in records if r["split"] == "valid"][-1]
+        entry = results["variants"].setdefault(variant, {"row": VARIANTS[variant][0],
+                                                         "runs": []})
+        entry["runs"].append({"seed": seed, "test_bleu": s["test_bleu"],
+                              "test_bleu_averaged": s.get("test_bleu_averaged"),
+                              "long_bleu": s.get("long_bleu"),
+                              "valid_perplexity": valid["perplexity"],
+                              "params": s["params"], "train_time_s": s["train_time_s"]})
+        results["copy_source_bleu"] = s["copy_source_bleu"]
+        results["bleu_signature"] = s["bleu_signature"]
+        results["env"] = records[0]["env"]
+        results["data"] = records[0]["data"]
+    for entry in results["variants"].values():
+        for key in ("test_bleu", "test_bleu_averaged", "long_bleu", "valid_perplexity"):
+            values = [r[key] for r in entry["runs"] if r[key] is not None]
+            if values:
+                entry[key] = {"mean": statistics.fmean(values),
+                              "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    results["claims"] = claims(results)
+    results["train_time_s"] = round(sum(s["train_time_s"] for s in summaries.values()), 1)
+    results["wall_time_s"] = round(time.time() - t0, 1)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    plots(cfg, results, runs, out)
+    (out / "results.md").write_text(markdown(cfg, results))
+    print((out / "results.md").read_text())
+    return results
+
+
+def claims(r: dict) -> dict:
+    v = r["variants"]
+
+    def mean(name: str, key: str) -> float | None:
+        return v[name][key]["mean"] if name in v and key in v[name] else None
+
+    out = {}
+    if "1 head" in v and "base" in v:
+        out["A: one head is worse (BLEU)"] = mean("1 head", "test_bleu") < mean("base",
+                                                                                  "test_bleu")
+    if "no label smoothing" in v and "base" in v:
+        out["D: label smoothing raises perplexity"] = (
+            mean("base", "valid_perplexity") > mean("no label smoothing", "valid_perplexity"))
+        out["D: label smoothing raises BLEU"] = (
+            mean("base", "test_bleu") > mean("no label smoothing", "test_bleu"))
+    if "learned positions" in v and "base" in v:
+        out["E: learned ~ sinusoidal on test (within 1 BLEU)"] = abs(
+            mean("learned positions", "test_bleu") - mean("base", "test_bleu")) <= 1.0
+        if mean("base", "long_bleu") is not None:
+            out["E: sinusoids extrapolate better to longer sentences"] = (
+                mean("base", "long_bleu") > mean("learned positions", "long_bleu"))
+    return out
+
+
+def plots(cfg: Config, r: dict, runs: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(r["variants"])
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), dpi=110)
+    for ax, key, title in zip(axes, ("test_bleu", "long_bleu", "valid_perplexity"),
+                              ("test BLEU", "BLEU on longer sentences", "valid perplexity"),
+                              strict=True):
+        means = [r["variants"][n].get(key, {}).get("mean", 0.0) for n in names]
+        stds = [r["variants"][n].get(key, {}).get("std", 0.0) for n in names]
+        ax.bar(range(len(names)), means, yerr=stds, capsize=3,
+               color=["tab:green", "tab:blue", "tab:orange", "tab:purple"][:len(names)])
+        ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
+        ax.set_title(title)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(f"Table 3 in miniature: built-in corpus, {len(cfg.seeds)} seed(s)")
+    fig.tight_layout()
+    fig.savefig(out / "table3.png")
+    plt.close(fig)
+    plot_schedule(out / "lr_schedule.png")
+    first = runs[next(iter(runs))]
+    plot_attention(first, Path(first.out), out / "attention.png")
+
+
+def plot_schedule(path: Path) -> Path:
+    """Eq. 3 for the paper's base and big models and our quick one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    steps = list(range(1, 100_001, 100))
+    for label, cfg in (("base (d 512, warmup 4000)", T.paper()),
+                       ("big (d 1024)", dataclasses.replace(T.paper(), d_model=1024))):
+        ax.plot(steps, [T.learning_rate(cfg, s) for s in steps], label=label)
+    q = T.quick()
+    qs = list(range(1, q.steps + 1))
+    ax.plot(qs, [T.learning_rate(q, s) for s in qs], label=f"quick (d 128, warmup {q.warmup})")
+    ax.set_xscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.set_title("Eq. 3: d^-0.5 min(step^-0.5, step warmup^-1.5)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_attention(cfg: T.Config, run_dir: Path, path: Path) -> Path:
+    """Every head of the last encoder self-attention, decoder self-attention and cross-attention
+    layer, for the first test sentence (Figures 3-5 style)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from safetensors.torch import load_model
+
+    corpus, tok, encoded = T.load_data(cfg)
+    model = T.build_model(cfg, tok.vocab_size)
+    load_model(model, str(run_dir / "model.safetensors"))
+    model.eval()
+    src_ids, tgt_ids = encoded["test"][0]
+    src = torch.tensor([src_ids])
+    tgt_in = torch.tensor([[T.D.BOS_ID] + tgt_ids])
+    with torch.no_grad():
+        maps = model.attention_weights(src, tgt_in)
+    src_tokens = [tok.decode([i]) for i in src_ids]
+    tgt_tokens = ["<s>"] + [tok.decode([i]) for i in tgt_ids]
+    kinds = (("encoder", src_tokens, src_tokens), ("decoder", tgt_tokens, tgt_tokens),
+             ("cross", tgt_tokens, src_tokens))
+    heads = maps["encoder"][-1].shape[1]
+    fig, axes = plt.subplots(3, heads, figsize=(3.2 * heads, 9.5), dpi=100, squeeze=False)
+    for row, (kind, rows, cols) in enumerate(kinds):
+        w = maps[kind][-1][0]  # (h, T_q, T_k)
+        for h in range(heads):
+            ax = axes[row][h]
+            ax.imshow(w[h].numpy(), cmap="viridis", vmin=0, vmax=1)
+            ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=6)
+            ax.set_yticks(range(len(rows)), rows, fontsize=6)
+            ax.set_title(f"{kind}, head {h + 1}", fontsize=8)
+    fig.suptitle("Attention of the last layer, one test sentence (rows: queries)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def markdown(cfg: Config, r: dict) -> str:
+    env, data = r.get("env", {}), r.get("data", {})
+    q = T.quick()
+    lines = [
+        "# Transformer: Table 3 rows (A), (D), (E) in miniature", "",
+        f"Command: `python -m milestones.transformer.reproduce --preset {cfg.preset}`  ",
+        f"Data: {data.get('name')} ({data.get('source')}), {data.get('train')} training pairs, "
+        f"{data.get('test')} test pairs, shared BPE vocabulary {data.get('vocab')}  ",
+        f"Model: the quick preset ({q.layers} layers, d_model {q.d_model}, h {q.heads}, d_ff "
+        f"{q.d_ff}), {cfg.steps} steps of ~{q.max_tokens} tokens, Eq. 3 with warmup {q.warmup}, "
+        f"last {q.average_last} checkpoints averaged for nothing but the 'averaged' column; test "
+        f"BLEU by beam search {q.beam}, alpha {q.length_penalty}; seeds {list(cfg.seeds)}  ",
+        f"Hardware: {env.get('device_name')} ({env.get('device')}); torch {env.get('torch')}, "
+        f"git {str(env.get('git_sha'))[:10]}, {env.get('started')}; "
+        f"{r['train_time_s'] / 60:.0f} min of training summed over runs  ",
+        f"BLEU: sacrebleu, detokenised ({r.get('bleu_signature')}); the paper's is tokenised. "
+        f"Copying the source scores {r.get('copy_source_bleu', float('nan')):.1f}.", "",
+        "| variant | Table 3 row | test BLEU | averaged-checkpoint BLEU | BLEU, longer sentences "
+        "| valid perplexity | paper: PPL, BLEU |", "|---|---|---|---|---|---|---|"]
+    for name, e in r["variants"].items():
+        ppl, bl = PAPER[name]
+        lines.append(f"| {name} | {e['row']} | {_fmt(e.get('test_bleu'))} | "
+                     f"{_fmt(e.get('test_bleu_averaged'))} | {_fmt(e.get('long_bleu'))} | "
+                     f"{_fmt(e.get('valid_perplexity'), 3)} | {ppl}, {bl} |")
+    lines += ["", "mean ± std over seeds.", "", "## The claims", ""]
+    lines += [f"- {name}: **{'yes' if ok else 'no'}**" for name, ok in r["claims"].items()]
+    lines += ["", "![Table 3](table3.png)", "", "![Eq. 3](lr_schedule.png)", "",
+              "![attention](attention.png)", ""]
+    return "\n".join(lines)
+
+
+def _fmt(stat: dict | None, digits: int = 1) -> str:
+    if not stat:
+        return "-"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(config.run(main, Config, PRESETS))

@@ -1,0 +1,406 @@
+"""Train a Transformer for translation, as in §5: ``python -m milestones.transformer.train``.
+
+    python -m milestones.transformer.train --preset quick            # built-in corpus, CPU minutes
+    python -m milestones.transformer.train --dataset tsv --data-files pairs.tsv --preset quick
+    python -m milestones.transformer.train                           # base on WMT14 En-De (GPU)
+    torchrun --nproc_per_node=8 -m milestones.transformer.train --model big
+
+§5.3: Adam with beta1 = 0.9, beta2 = 0.98, epsilon = 1e-9 (``milestones.adam.Adam``), and
+
+    (Eq. 3)   lrate = d_model^-0.5 * min(step^-0.5, step * warmup_steps^-1.5),  warmup 4000
+
+§5.1: batches of about 25,000 source and 25,000 target tokens by length bucketing; with fewer
+GPUs, ``--accumulate`` sums the gradients of several batches into one step. §5.4: residual
+dropout 0.1 and label smoothing 0.1 ("hurts perplexity ... but improves accuracy and BLEU").
+§6.1: the final model averages the last 5 checkpoints; beam search 4, length penalty 0.6.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from milestones.adam import Adam
+from milestones.core import runtime
+from milestones.core.checkpoint import (
+    export_safetensors,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    start_run,
+)
+from milestones.core.config import RunConfig, require, run, to_dict
+from milestones.core.data import data_root
+from milestones.core.metrics import MetricLogger, check_finite, environment
+from milestones.transformer import data as D
+from milestones.transformer.decode import beam_search, greedy_decode
+from milestones.transformer.model import Transformer
+
+
+@dataclasses.dataclass
+class Config(RunConfig):
+    """Train an encoder-decoder Transformer. Default: Table 3 "base" on WMT14 En-De (§5)."""
+
+    dataset: Literal["synthetic", "wmt14", "multi30k", "iwslt2017", "tsv"] = "wmt14"
+    """synthetic: the built-in procedural language pair (offline); tsv: --data-files."""
+    data_files: tuple[str, ...] = ()
+    """TSV files of "source<TAB>target" lines: one (split 98/1/1) or three (train, valid, test)."""
+    lang_pair: str = "en-de"
+    """wmt14: en-de or en-fr; multi30k: en-de; iwslt2017: e.g. en-de."""
+    synthetic_train: int = 20_000
+    """synthetic: training pairs."""
+    vocab_size: int = 37_000
+    """Shared source-target BPE vocabulary (§5.1: about 37,000 for En-De)."""
+    max_len: int = 256
+    """Drop training pairs longer than this many tokens on either side."""
+    layers: int = 6
+    """N, layers in the encoder and in the decoder (Table 3)."""
+    d_model: int = 512
+    """d_model (base 512, big 1024)."""
+    heads: int = 8
+    """h (base 8, big 16)."""
+    d_ff: int = 2048
+    """d_ff (base 2048, big 4096)."""
+    dropout: float = 0.1
+    """P_drop (§5.4; big En-De 0.3)."""
+    positional: Literal["sinusoidal", "learned"] = "sinusoidal"
+    """§3.5 sinusoids, or learned embeddings (Table 3 row E)."""
+    norm_first: bool = False
+    """Pre-LN (after the paper); the paper is post-LN."""
+    label_smoothing: float = 0.1
+    """epsilon_ls (§5.4)."""
+    max_tokens: int = 25_000
+    """Padded tokens per batch and side (§5.1: ~25,000 source + 25,000 target)."""
+    accumulate: int = 1
+    """Batches summed into one optimizer step (8 on one GPU = the paper's 8 GPUs)."""
+    steps: int = 100_000
+    """Optimizer steps (§5.2: base 100k, big 300k)."""
+    warmup: int = 4000
+    """warmup_steps of Eq. 3."""
+    lr_scale: float = 1.0
+    """Multiplies Eq. 3's rate (1 = the paper)."""
+    beta2: float = 0.98
+    """Adam's beta2 (§5.3: 0.98)."""
+    average_last: int = 5
+    """Average the weights of the last N checkpoints for the final model (§6.1: 5; 0 = off)."""
+    ckpt_every: int = 10_000
+    """Steps between checkpoints (and averaging snapshots; the paper: every 10 minutes)."""
+    log_every: int = 100
+    eval_every: int = 5000
+    """Steps between validation loss and BLEU."""
+    bleu_sentences: int = 500
+    """Validation pairs decoded for BLEU at each evaluation (all at the end on test)."""
+    beam: int = 4
+    """Beam size at the final test (§6.1: 4; 1 = greedy). Evaluations in between are greedy."""
+    length_penalty: float = 0.6
+    """alpha (§6.1: 0.6)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for f in ("vocab_size", "max_len", "layers", "d_model", "heads", "d_ff", "max_tokens",
+                  "accumulate", "steps", "warmup", "log_every", "eval_every", "ckpt_every",
+                  "beam", "synthetic_train"):
+            require(getattr(self, f) > 0, self, f, "must be > 0")
+        require(self.d_model % self.heads == 0, self, "heads", f"must divide d_model "
+                f"({self.d_model})")
+        require(0 <= self.dropout < 1, self, "dropout", "must be in [0, 1)")
+        require(0 <= self.label_smoothing < 1, self, "label_smoothing", "must be in [0, 1)")
+        require(0 <= self.beta2 < 1, self, "beta2", "must be in [0, 1)")
+        require(self.lr_scale > 0, self, "lr_scale", "must be > 0")
+        require(self.average_last >= 0, self, "average_last", "must be >= 0")
+        require(self.dataset != "tsv" or len(self.data_files) in (1, 3), self, "data_files",
+                "give one TSV file (split 98/1/1) or three (train, valid, test)")
+
+
+def paper() -> Config:
+    """§5: base on WMT14 En-De, 100k steps of ~25k+25k tokens (8 GPUs: --accumulate 8 on one)."""
+    return Config(preset="paper")
+
+
+def quick() -> Config:
+    """CPU minutes: a 3-layer, d_model 128 Transformer on the built-in language pair."""
+    return Config(preset="quick", dataset="synthetic", vocab_size=1000, layers=3, d_model=128,
+                  heads=4, d_ff=512, max_tokens=3000, steps=1200, warmup=300, average_last=5,
+                  ckpt_every=50, log_every=50, eval_every=400, bleu_sentences=200)
+
+
+def smoke() -> Config:
+    """Seconds: a tiny model on a sliver of the built-in corpus. For tests."""
+    return Config(preset="smoke", dataset="synthetic", synthetic_train=400, vocab_size=200,
+                  layers=1, d_model=32, heads=2, d_ff=64, max_tokens=400, steps=12, warmup=4,
+                  average_last=2, ckpt_every=4, log_every=4, eval_every=6, bleu_sentences=16,
+                  beam=2, progress=False)
+
+
+PRESETS = {"paper": paper, "quick": quick, "smoke": smoke}
+
+
+# ---- the loss and the schedule -------------------------------------------------------------------
+
+def label_smoothed_loss(logits: Tensor, target: Tensor, eps: float, pad_id: int = D.PAD_ID
+                        ) -> tuple[Tensor, Tensor, Tensor]:
+    """(loss sum, NLL sum, tokens) over the non-pad targets.
+
+    §5.4 label smoothing: the target distribution puts 1 - eps on the right token and eps spread
+    uniformly over all V tokens, so per token
+        loss = (1 - eps) * (-log p_y) + eps * mean_k(-log p_k)
+    (equal to ``F.cross_entropy(label_smoothing=eps)``; tested). The NLL alone gives perplexity.
+    """
+    logp = F.log_softmax(logits.float(), dim=-1)  # (B, T, V)
+    keep = target != pad_id  # (B, T)
+    nll = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, T): -log p_y
+    uniform = -logp.mean(dim=-1)  # (B, T): mean_k -log p_k
+    loss = (1 - eps) * nll + eps * uniform
+    return loss[keep].sum(), nll[keep].sum(), keep.sum()
+
+
+def learning_rate(cfg: Config, step: int) -> float:
+    """Eq. 3 at optimizer step ``step`` >= 1: linear warm-up, then inverse square root."""
+    return cfg.lr_scale * cfg.d_model ** -0.5 * min(step ** -0.5, step * cfg.warmup ** -1.5)
+
+
+# ---- data and model ------------------------------------------------------------------------------
+
+def load_data(cfg: Config):
+    """(corpus, tokenizer, {split: encoded pairs}). DataUnavailable before anything is written."""
+    corpus = D.load_corpus(cfg.dataset, data_files=list(cfg.data_files) or None,
+                           lang_pair=cfg.lang_pair, data_root=cfg.data_root,
+                           **({"n_train": cfg.synthetic_train, "seed": 0}
+                              if cfg.dataset == "synthetic" else {}))
+    texts = [s for pair in corpus.train for s in pair]
+    tok = D.train_tokenizer(texts, cfg.vocab_size, data_root(cfg.data_root) / "tokenizers")
+    encoded = {"train": D.encode_pairs(corpus.train, tok, cfg.max_len),
+               "valid": D.encode_pairs(corpus.valid, tok),
+               "test": D.encode_pairs(corpus.test, tok)}
+    return corpus, tok, encoded
+
+
+def build_model(cfg: Config, vocab_size: int) -> Transformer:
+    return Transformer(vocab_size, N=cfg.layers, d_model=cfg.d_model, h=cfg.heads,
+                       d_ff=cfg.d_ff, dropout=cfg.dropout, positional=cfg.positional,
+                       norm_first=cfg.norm_first, max_len=max(1024, 2 * cfg.max_len + 64))
+
+
+@torch.no_grad()
+def evaluate_loss(model: nn.Module, batches, eps: float) -> dict[str, float]:
+    model.eval()
+    totals = torch.zeros(3, dtype=torch.float64)
+    for src, tgt_in, tgt_out in batches:
+        loss, nll, n = label_smoothed_loss(model(src, tgt_in), tgt_out, eps)
+        totals += torch.stack([loss.double().cpu(), nll.double().cpu(), n.double().cpu()])
+    runtime.all_reduce(totals)
+    model.train()
+    loss, nll, n = totals.tolist()
+    return {"loss": loss / max(n, 1), "nll": nll / max(n, 1),
+            "perplexity": math.exp(min(nll / max(n, 1), 50))}
+
+
+@torch.no_grad()
+def translate(model: Transformer, tok, pairs: list[tuple[list[int], list[int]]], *, beam: int,
+              alpha: float, device: torch.device, batch_size: int = 64) -> list[str]:
+    """Detokenised translations of the sources of ``pairs`` (greedy when beam == 1)."""
+    model.eval()
+    out: list[str] = []
+    for i in range(0, len(pairs), batch_size):
+        srcs = [s for s, _ in pairs[i:i + batch_size]]
+        src = torch.full((len(srcs), max(map(len, srcs))), D.PAD_ID, dtype=torch.long)
+        for j, s in enumerate(srcs):
+            src[j, :len(s)] = torch.tensor(s)
+        src = src.to(device)
+        if beam == 1:
+            ids = greedy_decode(model, src, bos_id=D.BOS_ID, eos_id=D.EOS_ID).tolist()
+        else:
+            ids = [hyps[0].tokens for hyps in beam_search(model, src, beam_size=beam,
+                                                          alpha=alpha, bos_id=D.BOS_ID,
+                                                          eos_id=D.EOS_ID)]
+        out += [tok.decode(seq) for seq in ids]
+    model.train()
+    return out
+
+
+def bleu(hypotheses: list[str], references: list[str]) -> tuple[float, str]:
+    """Detokenised corpus BLEU with sacrebleu, and its signature (the paper's is tokenised)."""
+    import sacrebleu
+
+    metric = sacrebleu.metrics.BLEU()
+    score = metric.corpus_score(hypotheses, [references])
+    return score.score, str(metric.get_signature())
+
+
+# ---- training ------------------------------------------------------------------------------------
+
+def main(cfg: Config) -> dict:
+    """Train per ``cfg``; returns the run summary (also written to <out>/summary.json)."""
+    rt = runtime.setup(cfg)
+    try:
+        return train(cfg, rt)
+    finally:
+        runtime.shutdown(rt)
+
+
+def train(cfg: Config, rt: runtime.Runtime) -> dict:
+    corpus, tok, encoded = load_data(cfg)
+    out = Path(cfg.out or f"runs/transformer/{cfg.preset}-{cfg.dataset}-s{cfg.seed}")
+    kw = dict(seed=cfg.seed, rank=rt.rank, world_size=rt.world_size, device=rt.device)
+    train_batches = D.TokenBatches(encoded["train"], cfg.max_tokens, shuffle=True, **kw)
+    valid_batches = D.TokenBatches(encoded["valid"], cfg.max_tokens, shuffle=False, **kw)
+    per_epoch = len(train_batches)
+    require(per_epoch >= 1, cfg, "max_tokens", "leaves no training batch")
+
+    model = build_model(cfg, tok.vocab_size).to(rt.device)
+    opt = Adam(model.parameters(), lr=learning_rate(cfg, 1), betas=(0.9, cfg.beta2), eps=1e-9)
+    step = batches_seen = 0
+    snapshots: list[int] = []  # steps whose weights are kept for averaging (§6.1)
+    ckpt = start_run(out, cfg, is_main=rt.is_main, map_location=rt.device)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, batches_seen, snapshots = ckpt["step"], ckpt["batches_seen"], ckpt["snapshots"]
+        set_rng_state(ckpt["rng"])
+    header = {"config": to_dict(cfg), "env": environment(rt.device), "world_size": rt.world_size,
+              "data": {"name": corpus.name, "source": corpus.source, "pair":
+                       f"{corpus.src_lang}-{corpus.tgt_lang}", "train": len(encoded["train"]),
+                       "valid": len(encoded["valid"]), "test": len(encoded["test"]),
+                       "vocab": tok.vocab_size},
+              "params": sum(p.numel() for p in model.parameters())}
+    log = MetricLogger(out, header, total_steps=cfg.steps, start_step=step, enabled=rt.is_main,
+                       progress=cfg.progress, tensorboard=cfg.tensorboard, desc="transformer")
+    net = runtime.wrap_ddp(runtime.maybe_compile(model, cfg.compile), rt)
+
+    def state() -> dict:
+        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                "batches_seen": batches_seen, "snapshots": snapshots, "rng": rng_state(),
+                "config": to_dict(cfg), "env": header["env"]}
+
+    def stream():  # batches from where the run stands, epoch after epoch
+        epoch, start = divmod(batches_seen, per_epoch)
+        while True:
+            yield from train_batches.epoch(epoch, start)
+            epoch, start = epoch + 1, 0
+
+    budget = min(cfg.steps, cfg.max_steps or cfg.steps)
+    batches = stream()
+    window = torch.zeros(3, dtype=torch.float64)  # loss sum, nll sum, tokens
+    losses, stop_reason, t0, tokens_t0 = [], None, time.perf_counter(), 0
+    net.train()
+    with runtime.StopFlag(cfg.max_minutes) as stop:
+        while step < budget and stop_reason is None:
+            lr = learning_rate(cfg, step + 1)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            micro = [next(batches) for _ in range(cfg.accumulate)]
+            batches_seen += cfg.accumulate
+            n_tokens = sum(int((t != D.PAD_ID).sum()) for _, _, t in micro)
+            for i, (src, tgt_in, tgt_out) in enumerate(micro):
+                sync = i == len(micro) - 1 or not rt.distributed
+                with (contextlib.nullcontext() if sync else net.no_sync()), rt.autocast():
+                    loss, nll, n = label_smoothed_loss(net(src, tgt_in), tgt_out,
+                                                       cfg.label_smoothing)
+                    # the step's loss is the mean over all its target tokens
+                (loss / n_tokens).backward()
+                window += torch.stack([loss.detach().double().cpu(), nll.detach().double().cpu(),
+                                       n.double().cpu()])
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            losses.append(window[0] / max(window[2].item(), 1))
+            tokens_t0 += n_tokens
+            log.advance()
+            if step % cfg.log_every == 0:
+                check_finite(losses, step - len(losses) + 1)
+                losses.clear()
+                loss_sum, nll_sum, n = runtime.all_reduce(window.clone()).tolist()
+                window.zero_()
+                elapsed = time.perf_counter() - t0
+                log.log(step, "train", loss=loss_sum / n, nll=nll_sum / n, lr=lr,
+                        epoch=round(batches_seen / per_epoch, 3),
+                        target_tokens_per_s=round(tokens_t0 * rt.world_size / elapsed, 1))
+            if step % cfg.eval_every == 0 or step == budget:
+                result = evaluate_loss(model, valid_batches.epoch(0), cfg.label_smoothing)
+                if rt.is_main:
+                    sample = encoded["valid"][:cfg.bleu_sentences]
+                    hyps = translate(model, tok, sample, beam=1, alpha=cfg.length_penalty,
+                                     device=rt.device)
+                    result["bleu_greedy"] = bleu(hyps, [r for _, r in
+                                                        corpus.valid[:len(sample)]])[0]
+                log.log(step, "valid", **result)
+            if step % cfg.ckpt_every == 0 and rt.is_main:
+                save_checkpoint(out / "last.pt", state())
+                if cfg.average_last:  # §6.1: the last checkpoints, kept for averaging
+                    export_safetensors(model, out / f"snapshot-{step}.safetensors")
+                    snapshots = (snapshots + [step])[-cfg.average_last:]
+                    for old in out.glob("snapshot-*.safetensors"):
+                        if int(old.stem.split("-")[1]) not in snapshots:
+                            old.unlink()
+            if not rt.distributed or step % 10 == 0:
+                stop_reason = stop.check(rt.device)
+    check_finite(losses, step - len(losses) + 1)
+    if stop_reason is None and step < cfg.steps:
+        stop_reason = "max_steps"
+    summary = {"dataset": corpus.name, "pair": f"{corpus.src_lang}-{corpus.tgt_lang}",
+               "preset": cfg.preset, "seed": cfg.seed, "step": step, "steps": cfg.steps,
+               "stopped": stop_reason, "params": header["params"],
+               "train_time_s": round(time.perf_counter() - t0, 2)}
+    if rt.is_main:
+        save_checkpoint(out / "last.pt", state())
+    if stop_reason not in ("SIGTERM", "SIGINT") and rt.is_main:
+        export_safetensors(model, out / "model.safetensors", {"config": json.dumps(to_dict(cfg))})
+        tok.save(out / "tokenizer.json")
+        summary.update(final_evaluation(cfg, model, tok, corpus, encoded, out, snapshots, rt))
+    log.finish(summary)
+    return {**summary, "out": str(out)}
+
+
+def average_snapshots(model: Transformer, paths: list[Path]) -> Transformer:
+    """§6.1: the element-wise mean of the weights of the last checkpoints."""
+    from safetensors.torch import load_file
+
+    states = [load_file(str(p)) for p in paths]
+    mean = {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
+    # safetensors stores a tied (shared) tensor once: the other name is the same Parameter
+    missing, unexpected = model.load_state_dict(mean, strict=False)
+    tied = {"output_projection.weight", "tgt_embed.weight", "src_embed.weight"}
+    if unexpected or not set(missing) <= tied:
+        raise RuntimeError(f"snapshots do not fit the model: missing {missing}, "
+                           f"unexpected {unexpected}")
+    return model
+
+
+def final_evaluation(cfg: Config, model: Transformer, tok, corpus, encoded, out: Path,
+                     snapshots: list[int], rt: runtime.Runtime) -> dict:
+    """Test BLEU with beam search (§6.1) for the last and the averaged model, beside a baseline
+    that copies the source (what BLEU gives for no translation at all)."""
+    refs = [r for _, r in corpus.test]
+    result = {}
+    last = translate(model, tok, encoded["test"], beam=cfg.beam, alpha=cfg.length_penalty,
+                     device=rt.device)
+    result["test_bleu"], result["bleu_signature"] = bleu(last, refs)
+    result["copy_source_bleu"] = bleu([s for s, _ in corpus.test], refs)[0]
+    paths = [out / f"snapshot-{s}.safetensors" for s in snapshots]
+    if cfg.average_last and len(paths) > 1 and all(p.exists() for p in paths):
+        averaged = average_snapshots(build_model(cfg, tok.vocab_size).to(rt.device), paths)
+        export_safetensors(averaged, out / "model-averaged.safetensors")
+        hyps = translate(averaged, tok, encoded["test"], beam=cfg.beam,
+                         alpha=cfg.length_penalty, device=rt.device)
+        result["test_bleu_averaged"] = bleu(hyps, refs)[0]
+        result["averaged_steps"] = snapshots
+    for name, pairs in corpus.extra.items():  # e.g. "long": longer than any training sentence
+        hyps = translate(model, tok, D.encode_pairs(pairs, tok), beam=cfg.beam,
+                         alpha=cfg.length_penalty, device=rt.device)
+        result[f"{name}_bleu"] = bleu(hyps, [r for _, r in pairs])[0]
+    result["test_examples"] = [{"source": s, "reference": r, "output": h}
+                               for (s, r), h in list(zip(corpus.test, last, strict=True))[:3]]
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main, Config, PRESETS))

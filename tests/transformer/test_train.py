@@ -1,0 +1,137 @@
+"""Transformer training: the loss and schedule of §5, the entry point end to end."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from milestones.core.config import EXIT_OK, EXIT_USAGE
+from milestones.transformer import train as T
+from tests.conftest import run_cli
+
+pytest.importorskip("tokenizers", reason="needs the text extra: pip install 'milestones[text]'")
+pytest.importorskip("sacrebleu", reason="needs the text extra: pip install 'milestones[text]'")
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.3])
+def test_label_smoothing_equals_torch_cross_entropy(eps):
+    torch.manual_seed(0)
+    logits = torch.randn(3, 7, 11)
+    target = torch.randint(0, 11, (3, 7))
+    target[0, 4:] = 0  # padding
+    loss, nll, n = T.label_smoothed_loss(logits, target, eps, pad_id=0)
+    ref = F.cross_entropy(logits.reshape(-1, 11), target.reshape(-1), ignore_index=0,
+                          label_smoothing=eps, reduction="sum")
+    torch.testing.assert_close(loss, ref)
+    torch.testing.assert_close(nll, F.cross_entropy(logits.reshape(-1, 11), target.reshape(-1),
+                                                    ignore_index=0, reduction="sum"))
+    assert n == (target != 0).sum()
+
+
+def test_learning_rate_is_equation_3():
+    cfg = T.paper()
+    peak = 512 ** -0.5 * 4000 ** -0.5
+    assert T.learning_rate(cfg, 4000) == pytest.approx(peak)  # the top: 6.99e-4
+    assert T.learning_rate(cfg, 2000) == pytest.approx(peak / 2)  # linear warm-up
+    assert T.learning_rate(cfg, 16000) == pytest.approx(peak / 2)  # then 1 / sqrt(step)
+    assert T.learning_rate(dataclasses.replace(cfg, lr_scale=2.0), 100) == pytest.approx(
+        2 * T.learning_rate(cfg, 100))
+
+
+def test_adam_settings_of_section_5_3(tmp_path):
+    cfg = T.paper()
+    assert (cfg.beta2, cfg.warmup, cfg.label_smoothing, cfg.dropout, cfg.average_last,
+            cfg.beam, cfg.length_penalty) == (0.98, 4000, 0.1, 0.1, 5, 4, 0.6)
+
+
+def smoke(tmp_path, name="run", **overrides) -> T.Config:
+    return dataclasses.replace(T.smoke(), out=str(tmp_path / name), data_root=str(tmp_path),
+                               **overrides)
+
+
+def test_smoke_writes_the_run_folder(tmp_path):
+    summary = T.main(smoke(tmp_path))
+    run = tmp_path / "run"
+    for name in ("config.json", "metrics.jsonl", "last.pt", "model.safetensors",
+                 "model-averaged.safetensors", "tokenizer.json", "summary.json"):
+        assert (run / name).is_file(), name
+    assert summary["step"] == 12 and summary["stopped"] is None
+    assert 0 <= summary["test_bleu"] <= 100 and "long_bleu" in summary
+    assert summary["averaged_steps"] == [8, 12]
+    assert "nrefs:1" in summary["bleu_signature"]
+
+
+def test_resume_is_exact(tmp_path):
+    straight = T.main(smoke(tmp_path, "straight", average_last=0))
+    T.main(smoke(tmp_path, "halves", average_last=0, max_steps=5))
+    resumed = T.main(smoke(tmp_path, "halves", average_last=0, resume=True))
+    assert resumed["step"] == straight["step"]
+    from milestones.core.checkpoint import load_checkpoint
+
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "halves" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_gradient_accumulation_equals_a_bigger_batch_step(tmp_path):
+    """Two accumulated batches give the gradient of their union (loss / all target tokens)."""
+    cfg = smoke(tmp_path)
+    _, tok, encoded = T.load_data(cfg)
+    torch.manual_seed(0)
+    model = T.build_model(dataclasses.replace(cfg, dropout=0.0), tok.vocab_size)
+    batches = T.D.TokenBatches(encoded["train"], 200, shuffle=False)
+    (a, b) = [x for _, x in zip(range(2), batches.epoch(0), strict=False)]
+    n = sum(int((t != 0).sum()) for _, _, t in (a, b))
+    for src, tgt_in, tgt_out in (a, b):
+        (T.label_smoothed_loss(model(src, tgt_in), tgt_out, 0.1)[0] / n).backward()
+    accumulated = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    total = sum(T.label_smoothed_loss(model(s, i), o, 0.1)[0] for s, i, o in (a, b)) / n
+    total.backward()
+    for g, p in zip(accumulated, model.parameters(), strict=True):
+        torch.testing.assert_close(g, p.grad)
+
+
+def test_checkpoint_averaging_is_the_mean_of_the_snapshots(tmp_path):
+    from safetensors.torch import save_model
+
+    cfg = smoke(tmp_path)
+    models = [T.build_model(cfg, 50) for _ in range(3)]
+    paths = []
+    for i, m in enumerate(models):
+        save_model(m, str(tmp_path / f"s{i}.safetensors"))
+        paths.append(tmp_path / f"s{i}.safetensors")
+    averaged = T.average_snapshots(T.build_model(cfg, 50), paths)
+    expected = sum(m.src_embed.weight for m in models) / 3
+    torch.testing.assert_close(averaged.src_embed.weight, expected)
+    assert averaged.output_projection.weight is averaged.src_embed.weight  # still tied
+
+
+def test_bad_values_and_bad_data_fail_clearly(tmp_path):
+    res = run_cli("-m", "milestones.transformer.train", "--preset", "smoke", "--heads", "3",
+                  "--out", str(tmp_path / "r"))
+    assert res.returncode == EXIT_USAGE and "`heads`" in res.stderr
+    assert not (tmp_path / "r").exists()
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("a b\tc d\nno tab here\n")
+    res = run_cli("-m", "milestones.transformer.train", "--preset", "smoke", "--dataset", "tsv",
+                  "--data-files", str(bad), "--out", str(tmp_path / "r2"))
+    assert res.returncode == EXIT_USAGE and "line 2" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "r2").exists()
+
+
+def test_entry_points(tmp_path):
+    res = run_cli("-m", "milestones.transformer.reproduce", "--preset", "smoke", "--out",
+                  str(tmp_path / "rep"), "--data-root", str(tmp_path))
+    assert res.returncode == EXIT_OK, res.stderr
+    results = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert set(results["variants"]) == {"base", "1 head", "no label smoothing",
+                                        "learned positions"}
+    for name in ("table3.png", "lr_schedule.png", "attention.png", "results.md"):
+        assert (tmp_path / "rep" / name).is_file(), name
+    res = run_cli("benchmarks/transformer.py", "--quick")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["decoding_cache_speedup"]["speedup"] > 0
