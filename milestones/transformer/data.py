@@ -658,6 +658,7 @@ class TokenBatches:
                                   drop_last=True, rank=rank, world_size=world_size)
 
     @staticmethod
+    # DEVIATION(D5): a budget of padded tokens per side, B * max(S, T + 1) <= max_tokens
     def _cut(src_len: list[int], tgt_len: list[int], max_tokens: int) -> list[tuple[int, int]]:
         """[start, end) of each batch over the sorted pairs: grow a batch while B * max(S, T+1),
         its padded size, fits in ``max_tokens``."""

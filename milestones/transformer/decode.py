@@ -140,6 +140,7 @@ def beam_search(model: Transformer, src: Tensor, *, beam_size: int = 4, alpha: f
                     if lp > float("-inf"):
                         tokens = ys[rows[b, 0] + j, 1:].tolist()
                         finished[b].append(Hypothesis(tokens, lp, lp / length_penalty(t, alpha)))
+            # DEVIATION(D7): done with k finished hypotheses (fairseq's rule), no score bound
             done[b] = t >= limit[b] or len(finished[b]) >= k
         if all(done):
             break

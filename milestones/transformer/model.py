@@ -112,6 +112,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"d_model={d_model} must be divisible by h={h} (d_k = d_model/h)")
         self.h, self.d_k, self.d_v = h, d_k or d_model // h, d_v or d_model // h
         self.dropout, self.fast = dropout, fast
+        # DEVIATION(D4): biases on the projections (the paper writes none), as nn.MultiheadAttention
         self.q_proj = nn.Linear(d_model, h * self.d_k, bias=bias)  # W^Q
         self.k_proj = nn.Linear(d_model, h * self.d_k, bias=bias)  # W^K
         self.v_proj = nn.Linear(d_model, h * self.d_v, bias=bias)  # W^V
@@ -445,7 +446,7 @@ class Transformer(nn.Module):
         N(0, d_model^-1/2) as tensor2tensor (unit variance after the sqrt(d_model) scaling)."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
+                nn.init.xavier_uniform_(m.weight)  # DEVIATION(D3): the paper gives no init
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Embedding):

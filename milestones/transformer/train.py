@@ -128,6 +128,7 @@ def paper() -> Config:
 
 def quick() -> Config:
     """CPU minutes: a 3-layer, d_model 128 Transformer on the built-in language pair."""
+    # DEVIATION(D1): a small model on built-in data (no network here; the paper: WMT14, base)
     return Config(preset="quick", dataset="synthetic", vocab_size=1000, layers=3, d_model=128,
                   heads=4, d_ff=512, max_tokens=3000, steps=1200, warmup=300, average_last=5,
                   ckpt_every=50, log_every=50, eval_every=400, bleu_sentences=200)
@@ -231,7 +232,7 @@ def bleu(hypotheses: list[str], references: list[str]) -> tuple[float, str]:
     """Detokenised corpus BLEU with sacrebleu, and its signature (the paper's is tokenised)."""
     import sacrebleu
 
-    metric = sacrebleu.metrics.BLEU()
+    metric = sacrebleu.metrics.BLEU()  # DEVIATION(D2): detokenised, not tokenised BLEU
     score = metric.corpus_score(hypotheses, [references])
     return score.score, str(metric.get_signature())
 
@@ -335,6 +336,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 log.log(step, "valid", **result)
             if step % cfg.ckpt_every == 0 and rt.is_main:
                 save_checkpoint(out / "last.pt", state())
+                # DEVIATION(D6): snapshots every ckpt_every steps (paper: every 10 minutes)
                 if cfg.average_last:  # §6.1: the last checkpoints, kept for averaging
                     export_safetensors(model, out / f"snapshot-{step}.safetensors")
                     snapshots = (snapshots + [step])[-cfg.average_last:]

@@ -135,3 +135,21 @@ def test_entry_points(tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["decoding_cache_speedup"]["speedup"] > 0
+
+
+def test_two_process_ddp_with_gloo(tmp_path):
+    """torchrun with 2 gloo processes: each rank takes its own batches, gradients averaged."""
+    import subprocess
+    import sys
+
+    from milestones.core.metrics import read_metrics
+    from tests.conftest import REPO
+
+    res = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "milestones.transformer.train", "--preset", "smoke", "--out", str(tmp_path / "ddp"),
+         "--data-root", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert read_metrics(tmp_path / "ddp" / "metrics.jsonl")[0]["world_size"] == 2
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["step"] == 12 and summary["stopped"] is None
