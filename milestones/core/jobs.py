@@ -24,6 +24,19 @@ def finished_summary(out: str | Path, done: Callable[[dict], bool]) -> dict | No
     return summary if done(summary) else None
 
 
+def train_or_reuse(main: Callable[[Any], dict], run: Any, done: Callable[[dict], bool]) -> dict:
+    """The summary of ``run`` if it finished before (``done``), else ``main(run)``'s. A run that a
+    signal stopped ends the whole reproduction (EXIT_PREEMPTED): rerunning resumes it."""
+    from milestones.core.config import EXIT_PREEMPTED
+
+    summary = finished_summary(run.out, done)
+    if summary is None:
+        summary = main(run)
+        if summary["stopped"] in ("SIGTERM", "SIGINT"):
+            raise SystemExit(EXIT_PREEMPTED)
+    return summary
+
+
 def map_runs(fn: Callable[[R, int], Any], runs: list[R], jobs: int,
              threads: int | None = None) -> list:
     """``[fn(run, threads) for run in runs]``, ``jobs`` at a time in spawned processes.

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from milestones.core import config
-from milestones.core.config import EXIT_PREEMPTED, require
-from milestones.core.jobs import finished_summary, map_runs
+from milestones.core.config import require
+from milestones.core.jobs import map_runs, train_or_reuse
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
 from milestones.dqn import train as T
@@ -108,14 +108,8 @@ def _train(run: T.Config, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    summary = finished_summary(run.out,
-                               lambda s: s["step"] == run.total_steps and not s["stopped"])
-    if summary is not None:  # finished before: keep it
-        return summary
-    summary = T.main(run)
-    if summary["stopped"] in ("SIGTERM", "SIGINT"):  # preempted: stop here, resume next time
-        raise SystemExit(EXIT_PREEMPTED)
-    return summary
+    return train_or_reuse(T.main, run,
+                          lambda s: s["step"] == run.total_steps and not s["stopped"])
 
 
 def eval_curve(run: T.Config) -> tuple[list[int], list[float]]:

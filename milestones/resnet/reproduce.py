@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Literal
 
 from milestones.core import config
-from milestones.core.config import EXIT_PREEMPTED, require
+from milestones.core.config import require
 from milestones.core.data import DataUnavailable
-from milestones.core.jobs import finished_summary, map_runs
+from milestones.core.jobs import map_runs, train_or_reuse
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
 from milestones.resnet import data as D
@@ -132,13 +132,7 @@ def _train(run: T.Config, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    summary = finished_summary(run.out, lambda s: s["step"] == run.steps and not s["stopped"])
-    if summary is not None:  # finished before: keep it
-        return summary
-    summary = T.main(run)
-    if summary["stopped"] in ("SIGTERM", "SIGINT"):  # preempted: stop here, resume next time
-        raise SystemExit(EXIT_PREEMPTED)
-    return summary
+    return train_or_reuse(T.main, run, lambda s: s["step"] == run.steps and not s["stopped"])
 
 
 def curves(run: T.Config) -> dict[str, tuple[list, list]]:

@@ -31,8 +31,8 @@ from pathlib import Path
 import torch
 
 from milestones.core import config
-from milestones.core.config import EXIT_PREEMPTED, require
-from milestones.core.jobs import finished_summary, map_runs
+from milestones.core.config import require
+from milestones.core.jobs import map_runs, train_or_reuse
 from milestones.core.metrics import read_metrics
 from milestones.transformer import train as T
 
@@ -95,13 +95,7 @@ def run_config(cfg: Config, variant: str, seed: int) -> T.Config:
 
 def _train(run: T.Config, threads: int) -> dict:
     torch.set_num_threads(threads)
-    summary = finished_summary(run.out, lambda s: s["step"] == run.steps and not s["stopped"])
-    if summary is not None:
-        return summary
-    summary = T.main(run)
-    if summary["stopped"] in ("SIGTERM", "SIGINT"):
-        raise SystemExit(EXIT_PREEMPTED)
-    return summary
+    return train_or_reuse(T.main, run, lambda s: s["step"] == run.steps and not s["stopped"])
 
 
 def main(cfg: Config) -> dict:

@@ -194,10 +194,11 @@ def build_model(cfg: Config, vocab_size: int) -> Transformer:
 @torch.no_grad()
 def evaluate_loss(model: nn.Module, batches, eps: float) -> dict[str, float]:
     model.eval()
-    totals = torch.zeros(3, dtype=torch.float64)
+    device = next(model.parameters()).device
+    totals = torch.zeros(3, dtype=torch.float64, device=device)  # on the device: all-reducible
     for src, tgt_in, tgt_out in batches:
         loss, nll, n = label_smoothed_loss(model(src, tgt_in), tgt_out, eps)
-        totals += torch.stack([loss.double().cpu(), nll.double().cpu(), n.double().cpu()])
+        totals += torch.stack([loss.double(), nll.double(), n.double()])
     runtime.all_reduce(totals)
     model.train()
     loss, nll, n = totals.tolist()
@@ -290,7 +291,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
 
     budget = min(cfg.steps, cfg.max_steps or cfg.steps)
     batches = stream()
-    window = torch.zeros(3, dtype=torch.float64)  # loss sum, nll sum, tokens
+    window = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss sum, nll sum, tokens
     losses, stop_reason, t0, tokens_t0 = [], None, time.perf_counter(), 0
     net.train()
     with runtime.StopFlag(cfg.max_minutes) as stop:
@@ -300,7 +301,8 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 group["lr"] = lr
             micro = [next(batches) for _ in range(cfg.accumulate)]
             batches_seen += cfg.accumulate
-            n_tokens = sum(int((t != D.PAD_ID).sum()) for _, _, t in micro)
+            n_tokens = sum((t != D.PAD_ID).sum() for _, _, t in micro)  # a tensor: no sync
+            step_loss = torch.zeros((), device=rt.device)
             for i, (src, tgt_in, tgt_out) in enumerate(micro):
                 sync = i == len(micro) - 1 or not rt.distributed
                 with (contextlib.nullcontext() if sync else net.no_sync()), rt.autocast():
@@ -308,12 +310,12 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                                                        cfg.label_smoothing)
                     # the step's loss is the mean over all its target tokens
                 (loss / n_tokens).backward()
-                window += torch.stack([loss.detach().double().cpu(), nll.detach().double().cpu(),
-                                       n.double().cpu()])
+                step_loss += loss.detach() / n_tokens
+                window += torch.stack([loss.detach().double(), nll.detach().double(), n.double()])
             opt.step()
             opt.zero_grad(set_to_none=True)
             step += 1
-            losses.append(window[0] / max(window[2].item(), 1))
+            losses.append(step_loss)
             tokens_t0 += n_tokens
             log.advance()
             if step % cfg.log_every == 0:
@@ -324,7 +326,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 elapsed = time.perf_counter() - t0
                 log.log(step, "train", loss=loss_sum / n, nll=nll_sum / n, lr=lr,
                         epoch=round(batches_seen / per_epoch, 3),
-                        target_tokens_per_s=round(tokens_t0 * rt.world_size / elapsed, 1))
+                        target_tokens_per_s=round(float(tokens_t0) * rt.world_size / elapsed, 1))
             if step % cfg.eval_every == 0 or step == budget:
                 result = evaluate_loss(model, valid_batches.epoch(0), cfg.label_smoothing)
                 if rt.is_main:

@@ -19,3 +19,27 @@ def test_finished_summary(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"step": 5, "stopped": None}))
     assert finished_summary(tmp_path, lambda s: s["step"] == 10) is None  # not done
     assert finished_summary(tmp_path, lambda s: s["step"] == 5) == {"step": 5, "stopped": None}
+
+
+def test_train_or_reuse_trains_once_and_stops_on_preemption(tmp_path):
+    import pytest
+
+    from milestones.core.config import EXIT_PREEMPTED
+    from milestones.core.jobs import train_or_reuse
+
+    class Run:
+        out = str(tmp_path)
+
+    calls = []
+
+    def main(run):
+        calls.append(run)
+        (tmp_path / "summary.json").write_text(json.dumps({"step": 5, "stopped": None}))
+        return {"step": 5, "stopped": None}
+
+    assert train_or_reuse(main, Run, lambda s: s["step"] == 5)["step"] == 5
+    assert train_or_reuse(main, Run, lambda s: s["step"] == 5)["step"] == 5
+    assert len(calls) == 1  # the second call reused the summary
+    with pytest.raises(SystemExit) as e:
+        train_or_reuse(lambda run: {"stopped": "SIGTERM"}, Run, lambda s: False)
+    assert e.value.code == EXIT_PREEMPTED
