@@ -91,7 +91,7 @@ def learner(updates: int, device, batch_size: int = 32) -> float:
 
     def update() -> None:
         batch = {k: v.to(device) for k, v in memory.sample(batch_size).items()}
-        loss, _ = T.td_loss(q, target, batch, cfg.gamma)
+        loss, _ = T.minibatch_loss(q, target, batch, cfg.gamma)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

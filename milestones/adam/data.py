@@ -22,7 +22,13 @@ from pathlib import Path
 import torch
 
 from milestones.core.data import DataUnavailable, IndexBatches, data_root
-from milestones.core.datasets import Split, load_cifar10, load_fashion_mnist, load_mnist
+from milestones.core.datasets import (
+    Split,
+    load_cifar10,
+    load_fashion_mnist,
+    load_mnist,
+    split_train_val,
+)
 
 VOCAB_SIZE = 10_000  # §6.1: "the 10,000 most frequent words"
 OFFLINE_IMAGES = "--dataset segments (built in, procedurally generated)"
@@ -33,9 +39,19 @@ OFFLINE_TEXT = "--dataset reviews (built in, procedurally generated)"
 class Dataset:
     name: str
     train: Split
+    val: Split | None  # held out from the training set; None without a validation split
     test: Split
     n_classes: int
     source: str
+
+
+def _dataset(name: str, train: Split, test: Split, n_classes: int, source: str, val_size: int,
+             train_size: int | None, test_size: int | None) -> Dataset:
+    """Hold out ``val_size`` random training examples (the same ones for every run seed), then
+    cap the training and test sets at random subsets."""
+    train, val = split_train_val(train, val_size)
+    return Dataset(name, train.subset(train_size), val, test.subset(test_size), n_classes,
+                   source)
 
 
 # ---- seven-segment digits -----------------------------------------------------------------------
@@ -90,13 +106,15 @@ def _draw_segments(y: torch.Tensor, g: torch.Generator, size: int) -> torch.Tens
 
 
 def load_images(name: str, data_dir: str | None = None, root: str | None = None,
-                download: bool = False, train_size: int | None = None,
+                download: bool = False, val_size: int = 0, train_size: int | None = None,
                 test_size: int | None = None) -> Dataset:
-    """mnist, fashion-mnist, cifar10 (uint8 images) or the built-in segments (60k/10k); the
-    sizes cap the sets (the built-in one is then generated only that far)."""
+    """mnist, fashion-mnist, cifar10 (uint8 images) or the built-in segments (60k/10k), with
+    ``val_size`` training images held out; the sizes cap the sets (the built-in one is then
+    generated only that far)."""
     base, folder = data_root(root), Path(data_dir) if data_dir else None
     if name == "segments":
-        n_train, n_test = min(train_size or 60_000, 60_000), min(test_size or 10_000, 10_000)
+        n_train = min((train_size or 60_000) + val_size, 60_000)
+        n_test = min(test_size or 10_000, 10_000)
         train, test = make_segments(n_train, seed=1), make_segments(n_test, seed=2)
         source = f"built-in seven-segment digits (train {n_train} seed 1, test {n_test} seed 2)"
     elif name == "mnist":
@@ -107,7 +125,7 @@ def load_images(name: str, data_dir: str | None = None, root: str | None = None,
         train, test, source = load_cifar10(folder or base / "cifar10", download, OFFLINE_IMAGES)
     else:
         raise ValueError(f"unknown image dataset {name!r}")
-    return Dataset(name, train.subset(train_size), test.subset(test_size), 10, source)
+    return _dataset(name, train, test, 10, source, val_size, train_size, test_size)
 
 
 # ---- bags of words -----------------------------------------------------------------------------
@@ -168,11 +186,14 @@ def bags_of_words(train_texts: list[str], test_texts: list[str],
     return encode(train_texts), encode(test_texts), words
 
 
-def load_bow(name: str, root: str | None = None) -> Dataset:
-    """imdb (through Hugging Face ``datasets``: 25k/25k reviews) or the built-in reviews."""
+def load_bow(name: str, root: str | None = None, val_size: int = 0,
+             train_size: int | None = None, test_size: int | None = None) -> Dataset:
+    """imdb (through Hugging Face ``datasets``: 25k/25k reviews) or the built-in reviews, with
+    ``val_size`` training reviews held out."""
     if name == "reviews":
-        return Dataset(name, make_reviews(25_000, seed=1), make_reviews(25_000, seed=2), 2,
-                       "built-in sparse reviews (train 25000 seed 1, test 25000 seed 2)")
+        return _dataset(name, make_reviews(25_000, seed=1), make_reviews(25_000, seed=2), 2,
+                        "built-in sparse reviews (train 25000 seed 1, test 25000 seed 2)",
+                        val_size, train_size, test_size)
     if name != "imdb":
         raise ValueError(f"unknown bag-of-words dataset {name!r}")
     cache = data_root(root) / "huggingface"
@@ -189,9 +210,10 @@ def load_bow(name: str, root: str | None = None) -> Dataset:
             offline=OFFLINE_TEXT, why=f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") \
             from None
     train_x, test_x, _ = bags_of_words(imdb["train"]["text"], imdb["test"]["text"])
-    return Dataset(name, Split(train_x, torch.tensor(imdb["train"]["label"])),
-                   Split(test_x, torch.tensor(imdb["test"]["label"])), 2,
-                   f"IMDB via Hugging Face datasets, cached in {cache}")
+    return _dataset(name, Split(train_x, torch.tensor(imdb["train"]["label"])),
+                    Split(test_x, torch.tensor(imdb["test"]["label"])), 2,
+                    f"IMDB via Hugging Face datasets, cached in {cache}", val_size, train_size,
+                    test_size)
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:

@@ -37,12 +37,12 @@ import torch
 
 from milestones.adam import playground
 from milestones.adam import train as T
-from milestones.core import config
 from milestones.core.config import EXIT_PREEMPTED, require
 from milestones.core.data import DataUnavailable
 from milestones.core.jobs import finished_summary, map_runs
 from milestones.core.metrics import NonFiniteLoss, environment, read_metrics
 from milestones.core.plots import plot_curves
+from milestones.core.run import cli
 
 FIGURES = ("fig1", "fig1bow", "fig2", "fig3", "fig4", "playground")
 NAMES = {"adam": "Adam", "sgd": "SGDNesterov", "adagrad": "AdaGrad", "rmsprop": "RMSProp",
@@ -172,8 +172,10 @@ def run_all(cfg: Config, runs: list[T.Config]) -> list[dict]:
 
 
 def base_config(cfg: Config, **kw) -> T.Config:
+    # every training example trains (the figures measure training cost and test loss; no model
+    # is selected, so no validation split)
     return T.Config(preset=f"reproduce-{cfg.preset}", data_root=cfg.data_root, device=cfg.device,
-                    progress=False, resume=True, train_size=cfg.train_size,
+                    progress=False, resume=True, train_size=cfg.train_size, val_size=0,
                     test_size=cfg.test_size, **kw)
 
 
@@ -540,4 +542,4 @@ def main(cfg: Config) -> dict:
 
 
 if __name__ == "__main__":
-    raise SystemExit(config.run(main, Config, PRESETS))
+    raise SystemExit(cli(main, Config, PRESETS))

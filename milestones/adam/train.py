@@ -13,9 +13,7 @@ below is plain minibatch training: the optimizer is the experiment.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -34,16 +32,9 @@ from milestones.adam.model import (
 )
 from milestones.adam.optim import OPTIMIZERS
 from milestones.core import runtime
-from milestones.core.checkpoint import (
-    export_safetensors,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-    start_run,
-)
-from milestones.core.config import RunConfig, require, run, to_dict
+from milestones.core.config import require
 from milestones.core.data import DataUnavailable
-from milestones.core.metrics import MetricLogger, check_finite, environment
+from milestones.core.run import Run, RunConfig, Window, cli, launch
 
 Task = Literal["logreg", "bow", "mlp", "cnn", "vae"]
 DatasetName = Literal["auto", "builtin", "mnist", "fashion-mnist", "segments", "cifar10", "imdb",
@@ -83,7 +74,8 @@ class Config(RunConfig):
     amsgrad: bool = False
     """AMSGrad (Reddi et al. 2018; after the paper)."""
     momentum: float = 0.9
-    """SGD's and RMSProp's momentum (SGD uses Nesterov's unless --no-nesterov)."""
+    """SGD's momentum (Nesterov's unless --no-nesterov). RMSProp runs without momentum, as in the
+    paper's comparison."""
     nesterov: bool = True
     """SGD with Nesterov momentum, the paper's "SGDNesterov"."""
     weight_decay: float = 0.0
@@ -103,13 +95,17 @@ class Config(RunConfig):
     batch_size: int = 128
     """Minibatch size (§6: 128 throughout)."""
     train_size: int | None = None
-    """Use only the first N training examples."""
+    """Use only N training examples, picked at random with a fixed seed (after the validation
+    examples are set aside)."""
+    val_size: int = 5000
+    """Training examples held out for validation (best.pt follows the validation loss); drawn
+    before --train-size applies. 0: no validation split, no best.pt."""
     test_size: int | None = None
-    """Evaluate on only the first N test examples."""
+    """Evaluate on only N test examples, picked at random with a fixed seed."""
     log_every: int = 50
     """Iterations between training-loss records."""
     eval_every: float = 1.0
-    """Epochs between test evaluations."""
+    """Epochs between evaluations (validation and test: the test curve is what §6 measures)."""
     ckpt_every: int = 1000
     """Iterations between last.pt checkpoints."""
 
@@ -127,6 +123,7 @@ class Config(RunConfig):
             require(getattr(self, field) > 0, self, field, "must be > 0")
         require(self.epochs > 0, self, "epochs", "must be > 0")
         require(self.eval_every > 0, self, "eval_every", "must be > 0")
+        require(self.val_size >= 0, self, "val_size", "must be >= 0")
         bow = self.dataset in ("imdb", "reviews")
         require(self.dataset in ("auto", "builtin") or bow == (self.task == "bow"), self, "dataset",
                 f"{self.dataset} does not fit --task {self.task} (bow takes imdb or reviews)")
@@ -147,8 +144,8 @@ def quick() -> Config:
 def smoke() -> Config:
     """Seconds: a small MLP on a sliver of the built-in digits. For tests."""
     return Config(preset="smoke", task="mlp", dataset="builtin", hidden=32, train_size=512,
-                  test_size=256, batch_size=32, epochs=0.5, log_every=2, eval_every=0.25,
-                  ckpt_every=4, progress=False)
+                  val_size=128, test_size=256, batch_size=32, epochs=0.5, log_every=2,
+                  eval_every=0.25, ckpt_every=4, progress=False)
 
 
 PRESETS = {"paper": paper, "quick": quick, "smoke": smoke}
@@ -170,12 +167,11 @@ def load_data(cfg: Config) -> D.Dataset:
     for name in resolve_dataset(cfg):
         try:
             if cfg.task == "bow":
-                data = D.load_bow(name, cfg.data_root)
-            else:
-                data = D.load_images(name, cfg.data_dir, cfg.data_root, cfg.download,
-                                     cfg.train_size, cfg.test_size)
-            return dataclasses.replace(data, train=data.train.subset(cfg.train_size),
-                                       test=data.test.subset(cfg.test_size))
+                return D.load_bow(name, cfg.data_root, val_size=cfg.val_size,
+                                  train_size=cfg.train_size, test_size=cfg.test_size)
+            return D.load_images(name, cfg.data_dir, cfg.data_root, cfg.download,
+                                 val_size=cfg.val_size, train_size=cfg.train_size,
+                                 test_size=cfg.test_size)
         except DataUnavailable as e:
             errors.append(e)
     raise errors[0]
@@ -244,112 +240,99 @@ def learning_rate(cfg: Config, base: float, step: int) -> float:
 
 def main(cfg: Config) -> dict:
     """Train per ``cfg``; returns the run summary (also written to <out>/summary.json)."""
-    rt = runtime.setup(cfg)
-    try:
-        return train(cfg, rt)
-    finally:
-        runtime.shutdown(rt)
+    return launch(train, cfg)
 
 
 def train(cfg: Config, rt: runtime.Runtime) -> dict:
-    data = load_data(cfg)  # DataUnavailable before anything is written
-    whiten = None
-    if cfg.task == "cnn" and cfg.whiten:  # §6.3: whitened input, fitted on the training images
-        whiten = D.zca(data.train.x.flatten(1).float() / 255)
-    kw = dict(device=rt.device, seed=cfg.seed, rank=rt.rank, world_size=rt.world_size,
-              whiten=whiten)
-    train_batches = D.TensorBatches(data.train, cfg.batch_size, shuffle=True, **kw)
-    test_batches = D.TensorBatches(data.test, cfg.batch_size, shuffle=False, drop_last=False, **kw)
-    steps_per_epoch = len(train_batches)
-    require(steps_per_epoch > 0, cfg, "batch_size", "is larger than the training set")
-    total = max(1, round(cfg.epochs * steps_per_epoch))
-    eval_every = max(1, round(cfg.eval_every * steps_per_epoch))
     out = Path(cfg.out or f"runs/adam/{cfg.preset}-{cfg.task}-{cfg.optimizer}-s{cfg.seed}")
+    with Run(cfg, rt, out) as run:
+        if run.finished:
+            return run.summary
+        data = load_data(cfg)  # DataUnavailable before anything is written
+        whiten = None
+        if cfg.task == "cnn" and cfg.whiten:  # §6.3: whitened input, fitted on the training set
+            whiten = D.zca(data.train.x.flatten(1).float() / 255)
 
-    model = build_model(cfg, data).to(rt.device)
-    opt = build_optimizer(cfg, model.parameters())
-    base_lr = [g["lr"] for g in opt.param_groups]
-    step = 0
-    window = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss sum, errors, examples
-    ckpt = start_run(out, cfg, is_main=rt.is_main, map_location=rt.device)
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step = ckpt["step"]
-        window.copy_(ckpt["window"])
-        set_rng_state(ckpt["rng"])
-    header = {"config": to_dict(cfg), "env": environment(rt.device), "world_size": rt.world_size,
-              "data": {"name": data.name, "source": data.source, "train": len(data.train),
-                       "test": len(data.test)},
-              "params": sum(p.numel() for p in model.parameters())}
-    log = MetricLogger(out, header, total_steps=total, start_step=step, enabled=rt.is_main,
-                       progress=cfg.progress, tensorboard=cfg.tensorboard,
-                       desc=f"{cfg.task}/{cfg.optimizer}")
-    net = runtime.wrap_ddp(runtime.maybe_compile(model, cfg.compile), rt)
+        def batches(split: D.Split, shuffle: bool) -> D.TensorBatches:
+            return D.TensorBatches(split, cfg.batch_size, shuffle=shuffle, drop_last=shuffle,
+                                   device=rt.device, seed=cfg.seed, rank=rt.rank,
+                                   world_size=rt.world_size, whiten=whiten)
 
-    def state() -> dict:
-        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "window": window.cpu(), "rng": rng_state(), "config": to_dict(cfg),
-                "env": header["env"]}
+        train_batches = batches(data.train, True)
+        val_batches = batches(data.val, False) if data.val is not None else None
+        test_batches = batches(data.test, False)
+        steps_per_epoch = len(train_batches)
+        require(steps_per_epoch > 0, cfg, "batch_size", "is larger than the training set")
+        total = max(1, round(cfg.epochs * steps_per_epoch))
+        eval_every = max(1, round(cfg.eval_every * steps_per_epoch))
 
-    budget = min(total, cfg.max_steps or total)
-    stop_reason, losses, t0 = None, [], time.perf_counter()
-    net.train()
-    with runtime.StopFlag(cfg.max_minutes) as stop:
-        while step < budget and stop_reason is None:
-            epoch, start = divmod(step, steps_per_epoch)
+        model = build_model(cfg, data).to(rt.device)
+        opt = build_optimizer(cfg, model.parameters())
+        scaler = rt.grad_scaler()  # fp16 only
+        base_lr = [g["lr"] for g in opt.param_groups]
+        window = Window("loss", "errors", "examples", device=rt.device)
+        run.track(model=model, optimizer=opt, scaler=scaler, window=window)
+        params = sum(p.numel() for p in model.parameters())
+        run.start({"data": {"name": data.name, "source": data.source, "train": len(data.train),
+                            "val": len(data.val) if data.val is not None else 0,
+                            "test": len(data.test)}, "params": params},
+                  total_steps=total, desc=f"{cfg.task}/{cfg.optimizer}")
+        net = runtime.wrap_ddp(runtime.maybe_compile(model, cfg.compile), rt)
+
+        def evaluate_all() -> dict:
+            """Validation (best.pt follows its loss) and test, at this step."""
+            with run.paused():
+                val = evaluate(cfg, net, val_batches.epoch(0), rt) if val_batches else None
+                test = evaluate(cfg, net, test_batches.epoch(0), rt)
+            if val is not None:
+                run.log("val", **val)
+                run.keep_best("val_loss", val["loss"])
+            run.log("test", **test)
+            return test
+
+        net.train()
+        while not run.should_stop():
+            epoch, start = divmod(run.step, steps_per_epoch)
             for x, y in train_batches.epoch(epoch, start):
                 for group, lr in zip(opt.param_groups, base_lr, strict=True):
-                    group["lr"] = learning_rate(cfg, lr, step)
+                    group["lr"] = learning_rate(cfg, lr, run.step)
                 with rt.autocast():
                     loss, errors = loss_fn(cfg, net, x, y)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                losses.append(loss.detach())
-                window += torch.stack([loss.detach().double() * len(y),
-                                       (errors if errors is not None else
-                                        torch.zeros((), device=rt.device)).double(),
-                                       torch.tensor(len(y), dtype=torch.float64,
-                                                    device=rt.device)])
-                log.advance()
-                if step % cfg.log_every == 0:
-                    check_finite(losses, step - len(losses) + 1)
-                    losses.clear()
-                    loss_sum, err_sum, n = runtime.all_reduce(window.clone()).tolist()
-                    window.zero_()
-                    record = {"loss": loss_sum / n, "lr": opt.param_groups[-1]["lr"],
-                              "epoch": round(step / steps_per_epoch, 4)}
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                run.step += 1
+                run.track_loss(loss)
+                window.add(loss=loss.detach() * len(y), examples=len(y),
+                           errors=errors if errors is not None else 0)
+                if run.step % cfg.log_every == 0:
+                    run.check_finite()
+                    sums = window.flush()
+                    record = {"loss": sums["loss"] / sums["examples"],
+                              "lr": opt.param_groups[-1]["lr"],
+                              "epoch": round(run.step / steps_per_epoch, 4)}
                     if cfg.task != "vae":
-                        record["error"] = err_sum / n
-                    log.log(step, "train", **record)
-                if step % eval_every == 0 or step == budget:
-                    log.log(step, "test", **evaluate(cfg, net, test_batches.epoch(0), rt))
-                if step % cfg.ckpt_every == 0 and rt.is_main:
-                    save_checkpoint(out / "last.pt", state())
-                if not rt.distributed or step % 10 == 0:
-                    stop_reason = stop.check(rt.device)
-                if step >= budget or stop_reason is not None:
+                        record["error"] = sums["errors"] / sums["examples"]
+                    run.log("train", **record)
+                if run.step % eval_every == 0:
+                    evaluate_all()
+                if run.step % cfg.ckpt_every == 0:
+                    run.save()
+                if run.should_stop():
                     break
-    check_finite(losses, step - len(losses) + 1)
-    if stop_reason is None and step < total:
-        stop_reason = "max_steps"
-    summary = {"task": cfg.task, "optimizer": cfg.optimizer, "dataset": data.name,
-               "preset": cfg.preset, "seed": cfg.seed, "step": step, "steps": total,
-               "stopped": stop_reason, "params": header["params"],
-               "train_time_s": round(time.perf_counter() - t0, 2)}
-    if stop_reason not in ("SIGTERM", "SIGINT"):
-        test = evaluate(cfg, net, test_batches.epoch(0), rt)
-        summary.update({f"final_test_{k}": v for k, v in test.items()})
-        if rt.is_main:
-            export_safetensors(model, out / "model.safetensors",
-                               {"config": json.dumps(to_dict(cfg))})
-    if rt.is_main:
-        save_checkpoint(out / "last.pt", state())
-    log.finish(summary)
-    return {**summary, "out": str(out)}
+
+        run.check_finite()
+        summary = {"task": cfg.task, "optimizer": cfg.optimizer, "dataset": data.name,
+                   "preset": cfg.preset, "seed": cfg.seed, "params": params}
+        if not run.interrupted:
+            if run.step % eval_every:  # a final evaluation (else the loop has just made it)
+                evaluate_all()
+            with run.paused():  # the summary's numbers
+                test = evaluate(cfg, net, test_batches.epoch(0), rt)
+            summary.update({f"final_test_{k}": v for k, v in test.items()})
+        return run.finish(summary)
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main, Config, PRESETS))
+    raise SystemExit(cli(main, Config, PRESETS))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -64,49 +65,30 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """Load and verify a checkpoint written by :func:`save_checkpoint`; returns its state dict."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         blob = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated zip, bad pickle, unsafe global...
-        lines = str(e).splitlines() or ["the file ends early"]
-        reason = next((ln.strip() for ln in lines if "Unsupported global" in ln), lines[0])
+    except Exception as e:  # truncated zip, bad pickle, a blocked global (pickled code)...
+        text = str(e)
+        blocked = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text, re.IGNORECASE)
+        if blocked:
+            raise CheckpointError(
+                f"{path} holds a pickled Python object ({blocked.group(1)}) besides tensors; a "
+                "safe load (weights_only) refuses to run code from a file, so it is not loaded. "
+                "It was not written by milestones.") from None
+        reason = (text.splitlines() or ["the file ends early"])[0][:200]
         raise CheckpointError(
             f"{path} is not a readable checkpoint ({type(e).__name__}: {reason}). "
-            "It may be truncated or corrupted; delete it to start fresh, or restore a copy."
-        ) from None
+            "It may be truncated or corrupted.") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a torch file but not a milestones checkpoint "
                               f"(expected format {FORMAT!r})")
     if _crc32(blob["state"]) != blob["crc32"]:
-        raise CheckpointError(f"{path} is corrupted: its tensors fail the CRC-32 check. "
-                              "Delete it to start fresh, or restore a copy.")
+        raise CheckpointError(f"{path} is corrupted: its tensors fail the CRC-32 check.")
     return blob["state"]
-
-
-# Fields that may change between a run and its resumption without a warning.
-RUNTIME_FIELDS = ("resume", "max_steps", "max_minutes", "progress", "device", "tensorboard", "out")
-
-
-def start_run(out: Path, cfg: Any, *, is_main: bool = True,
-              map_location: str | torch.device = "cpu") -> dict | None:
-    """Open a run folder. Returns the state to continue from (``cfg.resume`` and <out>/last.pt
-    exists) or None. Rank 0 also creates the folder, saves config.json and warns about config
-    fields that differ from the checkpoint's (runtime-only fields aside)."""
-    from milestones.core.config import changed_fields, save_config
-
-    last = Path(out) / "last.pt"
-    ckpt = load_checkpoint(last, map_location) if cfg.resume and last.exists() else None
-    if is_main:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        if ckpt is not None:
-            changed = changed_fields(ckpt["config"], cfg, ignore=RUNTIME_FIELDS)
-            if changed:
-                print(f"warning: resuming with changed config fields: {changed}")
-        elif cfg.resume:
-            print(f"note: --resume: no checkpoint at {last}; starting fresh")
-        save_config(cfg, Path(out) / "config.json")
-    return ckpt
 
 
 def rng_state() -> dict:

@@ -3,7 +3,8 @@
 Data root: ``--data-root``, else ``$MILESTONES_DATA``, else ``~/.cache/milestones``. A dataset that
 is neither there nor downloadable raises :class:`DataUnavailable`, whose message says what was
 looked for, where, how to get it, and which built-in dataset works offline; the CLI prints it and
-exits with code 2, without a traceback.
+exits with code 2, without a traceback. A missing optional package is :class:`MissingPackage`
+(:func:`need`), which names the extra to install.
 """
 
 from __future__ import annotations
@@ -34,6 +35,27 @@ class DataUnavailable(RuntimeError):
                  f"  to get it: {how}",
                  f"  offline:   {offline}"]
         super().__init__("\n".join(lines))
+
+
+class MissingPackage(RuntimeError):
+    """An optional package a command needs is not installed. The message names the extra."""
+
+    def __init__(self, package: str, extra: str, purpose: str):
+        self.package, self.extra = package, extra
+        super().__init__(f"{purpose} needs the Python package `{package}`, which is not "
+                         f"installed: pip install 'milestones[{extra}]' (offline: pip install "
+                         "--no-index --find-links <a folder of wheels> ...)")
+
+
+def need(package: str, extra: str, purpose: str):
+    """``import package``, or :class:`MissingPackage` naming the extra that installs it. Call it
+    before any work (e.g. at the top of a training function)."""
+    import importlib
+
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise MissingPackage(package, extra, purpose) from None
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,

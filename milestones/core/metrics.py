@@ -2,14 +2,17 @@
 
 ``metrics.jsonl`` holds one JSON object per line. The first is the run header (config, versions,
 git SHA, device); then records such as ``{"step": 400, "split": "train", "loss": 1.23, ...}``.
-On ``--resume`` the records after the checkpoint's step are dropped, so the file reads as if the
-run had never stopped.
+A checkpoint remembers how many lines the file had when it was written; on ``--resume`` the file
+is cut back to them (and a ``{"split": "event", "event": "resume"}`` line added), so it reads as
+if the run had never stopped. Non-finite values are written as the strings "nan", "inf", "-inf"
+(bare NaN is not JSON).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import socket
 import subprocess
@@ -25,19 +28,20 @@ class NonFiniteLoss(RuntimeError):
     """The loss became NaN or inf; the run stops and keeps its last good checkpoint."""
 
 
-def check_finite(losses: list[torch.Tensor], first_step: int) -> None:
-    """Raise :class:`NonFiniteLoss` naming the first step (``first_step + i``) with a bad loss.
+def check_finite(losses: list[torch.Tensor], steps: list[int], kept: str = "") -> None:
+    """Raise :class:`NonFiniteLoss` naming the first of ``steps`` whose loss is NaN or inf.
 
     Takes the per-step losses since the last check, so the device syncs once per check.
+    ``kept`` (a sentence and a space) says what the run keeps.
     """
     if not losses:
         return
-    ok = torch.isfinite(torch.stack([x.detach().float() for x in losses])).cpu()
+    values = torch.stack([x.detach().float().reshape(()) for x in losses])
+    ok = torch.isfinite(values).cpu()
     if not bool(ok.all()):
         i = int((~ok).nonzero()[0])
-        raise NonFiniteLoss(f"the loss is {losses[i].item()} at step {first_step + i}; stopping. "
-                            "The last checkpoint before it is kept; try a lower --lr, or "
-                            "--dtype fp32.")
+        raise NonFiniteLoss(f"the loss is {values[i].item()} at step {steps[i]}; stopping. "
+                            f"{kept}Try a lower --lr, or --dtype fp32.")
 
 
 def git_sha() -> str | None:
@@ -82,20 +86,25 @@ def read_metrics(path: str | Path) -> list[dict]:
 class MetricLogger:
     """``log(step, split, **values)`` -> metrics.jsonl (+ TensorBoard); ``advance()`` -> tqdm.
 
-    Only rank 0 should write: pass ``enabled=False`` elsewhere and every call is a no-op.
+    ``keep_lines`` > 0 continues an existing file after its first ``keep_lines`` lines (resume).
+    ``lines`` counts the lines the file holds. Only rank 0 should write: pass ``enabled=False``
+    elsewhere and every call is a no-op.
     """
 
     def __init__(self, out_dir: str | Path, header: dict, *, total_steps: int, start_step: int = 0,
-                 enabled: bool = True, progress: bool = True, tensorboard: bool = False,
-                 desc: str = "train"):
-        self.enabled = enabled
+                 keep_lines: int = 0, enabled: bool = True, progress: bool = True,
+                 tensorboard: bool = False, desc: str = "train"):
+        self.enabled, self.lines = enabled, 0
         if not enabled:
             return
         self.out_dir = Path(out_dir)
         self.path = self.out_dir / "metrics.jsonl"
-        if start_step > 0 and self.path.exists():  # resume: keep the records up to start_step
-            kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= start_step]
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        if keep_lines > 0 and self.path.exists():  # resume: the lines the checkpoint saw
+            with open(self.path) as f:
+                kept = [line for _, line in zip(range(keep_lines), f, strict=False)]
+            kept = [line if line.endswith("\n") else line + "\n" for line in kept]
+            self.path.write_text("".join(kept))
+            self.lines = len(kept)
             self._file = open(self.path, "a")  # noqa: SIM115 (closed in close())
             self._write({"step": start_step, "split": "event", "event": "resume"})
         else:
@@ -114,8 +123,9 @@ class MetricLogger:
                              file=sys.stderr)
 
     def _write(self, record: dict) -> None:
-        self._file.write(json.dumps(record, default=_jsonable) + "\n")
+        self._file.write(json.dumps(_finite(record), default=_jsonable, allow_nan=False) + "\n")
         self._file.flush()
+        self.lines += 1
 
     def log(self, step: int, split: str, **values: Any) -> None:
         if not self.enabled:
@@ -144,21 +154,36 @@ class MetricLogger:
             print(msg, file=sys.stderr, flush=True)
 
     def finish(self, summary: dict) -> None:
-        """Write the run's summary.json, print it as one line, close."""
+        """Write the run's summary.json (atomically), print it as one line, close."""
         if self.enabled:
             summary = {**summary, "out": str(self.out_dir)}
-            (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-            self.print("summary: " + json.dumps(summary))
+            path = self.out_dir / "summary.json"
+            tmp = path.with_name(f".summary.json.tmp{os.getpid()}")
+            tmp.write_text(json.dumps(_finite(summary), indent=2, default=_jsonable,
+                                      allow_nan=False) + "\n")
+            os.replace(tmp, path)
+            self.print("summary: " + json.dumps(_finite(summary), default=_jsonable))
         self.close()
 
     def close(self) -> None:
-        if not self.enabled:
+        if not self.enabled or self._file.closed:
             return
         if self._bar is not None:
             self._bar.close()
         if self._tb is not None:
             self._tb.close()
         self._file.close()
+
+
+def _finite(x: Any) -> Any:
+    """Non-finite floats as strings ("nan", "inf", "-inf"), so every line is strict JSON."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x
 
 
 def _jsonable(x: Any) -> Any:

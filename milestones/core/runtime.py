@@ -52,13 +52,30 @@ class Runtime:
 
 
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda", local_rank)
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """auto = cuda > mps > cpu. "cuda" without an index means this rank's GPU (LOCAL_RANK). A
+    device this machine does not have is a :class:`ConfigError` of ``device`` (exit code 2)."""
+    from milestones.core.config import ConfigError
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank)
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device", name, "CUDA is not available on this machine "
+                              "(torch.cuda.is_available() is False); use --device cpu or auto")
+        index = local_rank if device.index is None else device.index
+        if index >= torch.cuda.device_count():
+            raise ConfigError("device", name, f"this machine has {torch.cuda.device_count()} "
+                              f"CUDA device(s), so there is no cuda:{index}")
+        return torch.device("cuda", index)
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                     and torch.backends.mps.is_available()):
+        raise ConfigError("device", name, "MPS is not available on this machine")
+    return device
 
 
 def seed_everything(seed: int) -> None:

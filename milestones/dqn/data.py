@@ -25,21 +25,14 @@ from typing import Any
 import numpy as np
 
 from milestones.core.config import ConfigError
-from milestones.core.data import DataUnavailable
+from milestones.core.data import MissingPackage, need
 
 CHAIN_ID = "Chain-v0"
 LIST_ENVS = "python -m milestones.dqn.data"
 
 
 def _gymnasium():
-    try:
-        import gymnasium
-    except ImportError:
-        raise DataUnavailable(
-            "the DQN environments need gymnasium (and ale-py for Atari), which are not installed. "
-            "Install them with: pip install 'milestones[rl]'. Offline, pip finds them in a local "
-            "wheel folder with --find-links.") from None
-    return gymnasium
+    return need("gymnasium", "rl", "the DQN environments")
 
 
 def _register_ale(gymnasium) -> bool:
@@ -86,8 +79,8 @@ def make_env(env_id: str, *, history: int = 4, noop_max: int = 30, frame_skip: i
         return env, _info(env_id, env, atari=False, history=1)
     gymnasium = _gymnasium()
     if is_atari(env_id) and not _register_ale(gymnasium):
-        raise DataUnavailable(f"{env_id} needs ale-py (the Atari ROMs ship inside it): "
-                              "pip install 'milestones[rl]'. Without it, try --env CartPole-v1.")
+        raise MissingPackage("ale_py", "rl", f"{env_id} (the Atari ROMs ship inside ale-py; "
+                             "without it, try --env CartPole-v1)")
     kw: dict[str, Any] = {"render_mode": "rgb_array"} if render else {}
     if env_id.startswith("ALE/"):  # DEVIATION(D8): ALE 0.12's v5 games (108k-frame episode cap)
         kw.update(frameskip=1, repeat_action_probability=0.0, full_action_space=False)

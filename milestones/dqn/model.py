@@ -7,12 +7,19 @@ the replay memory can keep bytes.
     nature_dqn(n_actions)   # 2015: 32 8x8/4, 64 4x4/2, 64 3x3/1, 512 FC  (1.69M params, 4 actions)
     nips_dqn(n_actions)     # 2013: 16 8x8/4, 32 4x4/2, 256 FC            (0.68M params, 4 actions)
     mlp_qnet(4, 2)          # vector observations (CartPole): 2 hidden ReLU layers
+
+The loss of Algorithm 1 (Nature, Methods) as pure functions of tensors:
+
+    y_j = r_j                                      if phi_{j+1} is terminal
+    y_j = r_j + gamma max_a' Q^(phi_{j+1}, a'; theta^-)   otherwise          (td_target)
+    L = mean_j huber(y_j - Q(phi_j, a_j; theta))   (the error clipped to [-1, 1])  (td_loss)
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 
 class ConvQNetwork(nn.Module):
@@ -74,3 +81,21 @@ def mlp_qnet(obs_dim: int, n_actions: int, hidden: int = 128, depth: int = 2) ->
 
 
 MODELS = {"nature": nature_dqn, "nips": nips_dqn, "mlp": mlp_qnet}
+
+
+# ---- the loss ------------------------------------------------------------------------------------
+
+def td_target(reward: Tensor, terminal: Tensor, q_next: Tensor, gamma: float) -> Tensor:
+    """y = r for terminal transitions, else r + gamma max_a' Q^(phi', a'): (B,).
+
+    ``q_next`` (B, n_actions) is the target network's output for phi_{j+1}; compute it without
+    gradient (the target is a constant of the update)."""
+    return reward + gamma * (~terminal).float() * q_next.max(1).values
+
+
+def td_loss(q_sa: Tensor, y: Tensor, kind: str = "huber") -> Tensor:
+    """The mean over the minibatch of the error y - Q(phi, a) (both (B,)): Huber = (y - Q)^2 / 2
+    with its derivative clipped to [-1, 1] (Nature: "error clipping"), or the plain squared
+    error (``kind="mse"``)."""
+    # DEVIATION(D3): the mean over the minibatch
+    return F.smooth_l1_loss(q_sa, y) if kind == "huber" else F.mse_loss(q_sa, y)

@@ -21,11 +21,11 @@ import statistics
 import time
 from pathlib import Path
 
-from milestones.core import config
 from milestones.core.config import require
 from milestones.core.jobs import map_runs, train_or_reuse
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
+from milestones.core.run import cli
 from milestones.dqn import train as T
 
 # (replay, target network), in the paper's column order
@@ -221,4 +221,4 @@ def _fmt(stat: dict) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(config.run(main, Config, PRESETS))
+    raise SystemExit(cli(main, Config, PRESETS))

@@ -21,32 +21,25 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
+import os
 import random
 import statistics
-import time
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from milestones.adam import Adam, RMSProp
 from milestones.core import runtime
-from milestones.core.checkpoint import (
-    export_safetensors,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-    start_run,
-)
-from milestones.core.config import ConfigError, RunConfig, require, run, to_dict
-from milestones.core.metrics import MetricLogger, check_finite, environment, read_metrics
+from milestones.core.checkpoint import export_safetensors, load_checkpoint
+from milestones.core.config import ConfigError, require
+from milestones.core.run import Run, RunConfig, Window, cli, launch
 from milestones.dqn.data import EnvInfo, is_atari, make_env, newest_frame
-from milestones.dqn.model import mlp_qnet, nature_dqn, nips_dqn
+from milestones.dqn.model import mlp_qnet, nature_dqn, nips_dqn, td_loss, td_target
+from milestones.dqn.render import plot_run, render, write_gif
 from milestones.dqn.replay import ReplayMemory
 
 
@@ -139,6 +132,8 @@ class Config(RunConfig):
         require(self.noop_max >= 0, self, "noop_max", "must be >= 0")
         require(self.memory_size >= self.batch_size + 8, self, "memory_size",
                 f"must hold at least a minibatch (batch_size {self.batch_size}) and a stack")
+        require(self.cpu_threads is None or self.cpu_threads > 0, self, "cpu_threads",
+                "must be > 0")
         require(self.network in ("auto", "mlp") or is_atari(self.env), self, "network",
                 f"{self.network} takes 84x84 frames; {self.env} is not an Atari game (use mlp)")
 
@@ -190,21 +185,13 @@ def epsilon(cfg: Config, step: int) -> float:
     return cfg.eps_end + (cfg.eps_start - cfg.eps_end) * max(0.0, 1 - step / cfg.eps_steps)
 
 
-def td_target(reward: torch.Tensor, terminal: torch.Tensor, q_next: torch.Tensor,
-              gamma: float) -> torch.Tensor:
-    """y = r for terminal transitions, else r + gamma max_a' Q^(phi', a'): (B,)."""
-    return reward + gamma * (~terminal).float() * q_next.max(1).values
-
-
-def td_loss(q: nn.Module, target: nn.Module, batch: dict, gamma: float, kind: str = "huber"):
-    """(loss, mean Q(phi, a)) for one minibatch; no gradient flows through the target."""
+def minibatch_loss(q: nn.Module, target: nn.Module, batch: dict, gamma: float,
+                   kind: str = "huber") -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, mean Q(phi_j, a_j)) of one minibatch; no gradient flows through the target."""
     with torch.no_grad():
         y = td_target(batch["reward"], batch["terminal"], target(batch["next_state"]), gamma)
     q_sa = q(batch["state"]).gather(1, batch["action"][:, None]).squeeze(1)  # (B,)
-    # Huber = (y - Q)^2 / 2 with its derivative clipped to [-1, 1] (Nature: "error clipping")
-    # DEVIATION(D3): the mean over the minibatch
-    loss = F.smooth_l1_loss(q_sa, y) if kind == "huber" else F.mse_loss(q_sa, y)
-    return loss, q_sa.detach().mean()
+    return td_loss(q_sa, y, kind), q_sa.detach().mean()
 
 
 def act(q: nn.Module, obs: np.ndarray, eps: float, n_actions: int, rng: random.Random,
@@ -247,101 +234,102 @@ def episode_seed(cfg: Config, episode: int) -> int:
     return cfg.seed * 1_000_003 + episode  # every episode from a known seed: exact resume
 
 
+@dataclasses.dataclass
+class Progress:
+    """The loop's own state beyond the step (checkpointed with the run)."""
+
+    updates: int = 0  # minibatch updates done
+    episode: int = 0  # the episode in progress
+    episode_actions: list[int] = dataclasses.field(default_factory=list)  # replayed on resume
+    recent: list[float] = dataclasses.field(default_factory=list)  # the last 20 returns
+    solved_step: int | None = None  # the first evaluation that reached target_return
+
+
 def main(cfg: Config) -> dict:
     """Train per ``cfg``; returns the run summary (also written to <out>/summary.json)."""
-    if int(__import__("os").environ.get("WORLD_SIZE", "1")) > 1:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("device", cfg.device, "DQN trains one learner on one environment; "
                           "run it without torchrun (several seeds = several processes)")
-    rt = runtime.setup(cfg)
-    if rt.device.type == "cpu" and (cfg.cpu_threads or cfg.network == "mlp"
-                                    or (cfg.network == "auto" and not is_atari(cfg.env))):
-        torch.set_num_threads(cfg.cpu_threads or 1)
-    return train(cfg, rt)
+    return launch(train, cfg)
 
 
 def train(cfg: Config, rt: runtime.Runtime) -> dict:
-    env, info = make_env(cfg.env, noop_max=cfg.noop_max)  # errors before anything is written
-    eval_env, _ = make_env(cfg.env, noop_max=cfg.noop_max)
+    if rt.device.type == "cpu" and (cfg.cpu_threads or cfg.network == "mlp"
+                                    or (cfg.network == "auto" and not is_atari(cfg.env))):
+        torch.set_num_threads(cfg.cpu_threads or 1)
     out = Path(cfg.out or f"runs/dqn/{cfg.preset}-{cfg.env.replace('/', '-')}-s{cfg.seed}")
-    device = rt.device
+    with Run(cfg, rt, out) as run:
+        if run.finished:
+            return run.summary
+        env, info = make_env(cfg.env, noop_max=cfg.noop_max)  # errors before anything is written
+        eval_env, _ = make_env(cfg.env, noop_max=cfg.noop_max)
+        device = rt.device
 
-    q = build_network(cfg, info).to(device)
-    target = copy.deepcopy(q) if cfg.target_network else q  # no target network: theta^- = theta
-    opt = build_optimizer(cfg, q.parameters())
-    memory = ReplayMemory(cfg.memory_size if cfg.replay else info.history + 4,
-                          info.frame_shape, info.history,
-                          torch.uint8 if info.atari else torch.float32)
-    keep_memory = {"yes": True, "no": False}.get(cfg.memory_in_checkpoint,
-                                                 memory.nbytes < 2 * 1024**3)
-    explore = random.Random(cfg.seed)  # epsilon-greedy draws; replay sampling uses torch's RNG
-    step = updates = episode = 0
-    episode_actions: list[int] = []
-    best = {"return_mean": -math.inf, "step": None}
-    solved_step = None
-    ckpt = start_run(out, cfg, is_main=True, map_location=device)
-    if ckpt is not None:
-        q.load_state_dict(ckpt["model"])
+        q = build_network(cfg, info).to(device)
+        target = copy.deepcopy(q) if cfg.target_network else q  # no target network: theta^- = theta
+        opt = build_optimizer(cfg, q.parameters())
+        scaler = rt.grad_scaler()  # fp16 only
+        memory = ReplayMemory(cfg.memory_size if cfg.replay else info.history + 4,
+                              info.frame_shape, info.history,
+                              torch.uint8 if info.atari else torch.float32)
+        keep_memory = {"yes": True, "no": False}.get(cfg.memory_in_checkpoint,
+                                                     memory.nbytes < 2 * 1024**3)
+        explore = random.Random(cfg.seed)  # epsilon-greedy draws; replay sampling uses torch's
+        progress = Progress()
+        window = Window("loss", "q", "updates", device=device)
+        run.track(model=q, optimizer=opt, scaler=scaler, explore=explore, progress=progress,
+                  window=window)
         if cfg.target_network:
-            target.load_state_dict(ckpt["target"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, updates, episode = ckpt["step"], ckpt["updates"], ckpt["episode"]
-        episode_actions = ckpt["episode_actions"].tolist()
-        best, solved_step = ckpt["best"], ckpt["solved_step"]
-        explore.setstate(_tuple(ckpt["explore"]))
-        if "memory" in ckpt:
-            memory.load_state_dict(ckpt["memory"])
-        set_rng_state(ckpt["rng"])
-    header = {"config": to_dict(cfg), "env": environment(device),
-              "environment": dataclasses.asdict(info) | {"frame_dtype": str(info.frame_dtype)},
-              "params": sum(p.numel() for p in q.parameters()), "memory_bytes": memory.nbytes}
-    log = MetricLogger(out, header, total_steps=cfg.total_steps, start_step=step,
-                       progress=cfg.progress, tensorboard=cfg.tensorboard, desc=cfg.env)
-
-    # The episode in progress: reset from its seed and replay its actions (deterministic envs),
-    # so a resumed run sees exactly the states it would have seen.
-    obs, _ = env.reset(seed=episode_seed(cfg, episode))
-    lives = _lives(env)
-    ep_return, ep_len = 0.0, 0
-    refill = ckpt is None or "memory" not in ckpt
-    if refill:
-        memory.start(newest_frame(obs, info))
-    for a in episode_actions:
-        obs, r, terminated, _, step_info = env.step(a)
-        ep_return, ep_len = ep_return + float(r), ep_len + 1
-        life_lost = info.atari and step_info.get("lives", lives) < lives
-        lives = step_info.get("lives", lives)
-        if refill:
-            memory.append(a, float(np.sign(r)) if cfg.clip_rewards else float(r),
-                          terminated or (cfg.life_loss_terminal and life_lost),
-                          newest_frame(obs, info))
-    # Resumed without its replay memory (Atari's 7 GB is not checkpointed by default), D refills
-    # for learning_starts steps before learning goes on.
-    learn_after = cfg.learning_starts if ckpt is None or not refill else step + cfg.learning_starts
-
-    def state() -> dict:
-        s = {"model": q.state_dict(), "optimizer": opt.state_dict(), "step": step,
-             "updates": updates, "episode": episode, "best": best, "solved_step": solved_step,
-             "episode_actions": torch.tensor(episode_actions, dtype=torch.int64),
-             "explore": list(explore.getstate()), "rng": rng_state(), "config": to_dict(cfg),
-             "env": header["env"]}
-        if cfg.target_network:
-            s["target"] = target.state_dict()
+            run.track(target=target)
         if keep_memory:
-            s["memory"] = memory.state_dict()
-        return s
+            run.track(memory=memory, in_best=False)
+        params = sum(p.numel() for p in q.parameters())
+        run.start({"environment": dataclasses.asdict(info) | {"frame_dtype":
+                                                              str(info.frame_dtype)},
+                   "params": params, "memory_bytes": memory.nbytes},
+                  total_steps=cfg.total_steps, desc=cfg.env)
 
-    budget = min(cfg.total_steps, cfg.max_steps or cfg.total_steps)
-    stop_reason, losses, qs, recent = None, [], [], []
-    t0, steps_t0 = time.perf_counter(), step
-    q.train()
-    with runtime.StopFlag(cfg.max_minutes) as stop:
-        while step < budget and stop_reason is None:
-            eps = epsilon(cfg, step) if step >= cfg.learning_starts else 1.0
+        # The episode in progress: reset from its seed and replay its actions (deterministic
+        # envs), so a resumed run sees exactly the states it would have seen.
+        obs, _ = env.reset(seed=episode_seed(cfg, progress.episode))
+        lives = _lives(env)
+        ep_return, ep_len = 0.0, 0
+        refill = not run.resumed or not keep_memory
+        if refill:
+            memory.start(newest_frame(obs, info))
+        for a in progress.episode_actions:
+            obs, r, terminated, _, step_info = env.step(a)
+            ep_return, ep_len = ep_return + float(r), ep_len + 1
+            life_lost = info.atari and step_info.get("lives", lives) < lives
+            lives = step_info.get("lives", lives)
+            if refill:
+                memory.append(a, float(np.sign(r)) if cfg.clip_rewards else float(r),
+                              terminated or (cfg.life_loss_terminal and life_lost),
+                              newest_frame(obs, info))
+        # Resumed without its replay memory (Atari's 7 GB is not checkpointed by default), D
+        # refills for learning_starts steps before learning goes on.
+        learn_after = (cfg.learning_starts if not (run.resumed and refill)
+                       else run.step + cfg.learning_starts)
+
+        def evaluate_and_keep_best() -> None:
+            with run.paused():
+                result = evaluate(cfg, q, eval_env, info, device, seed=10**9 + run.step)
+            run.log("eval", **result)
+            # the best network is kept; the latest of equal ones (CartPole's 500s)
+            run.keep_best("eval_return", result["return_mean"], maximize=True, ties=True)
+            if (progress.solved_step is None and cfg.target_return is not None
+                    and result["return_mean"] >= cfg.target_return):
+                progress.solved_step = run.step
+
+        logged = (run.step, run.train_time)  # for steps per second
+        q.train()
+        while not run.should_stop():
+            eps = epsilon(cfg, run.step) if run.step >= cfg.learning_starts else 1.0
             a = act(q, obs, eps, info.n_actions, explore, device)
             next_obs, r, terminated, truncated, step_info = env.step(a)
-            step += 1
+            run.step += 1
             ep_return, ep_len = ep_return + float(r), ep_len + 1
-            episode_actions.append(a)
+            progress.episode_actions.append(a)
             life_lost = info.atari and step_info.get("lives", lives) < lives
             lives = step_info.get("lives", lives)
             r_train = float(np.sign(r)) if cfg.clip_rewards else float(r)
@@ -349,79 +337,70 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                           newest_frame(next_obs, info), terminated or truncated)
             obs = next_obs
             if terminated or truncated:
-                log.log(step, "episode", episode=episode, ret=ep_return, length=ep_len)
-                recent = (recent + [ep_return])[-20:]
-                episode += 1
-                episode_actions = []
-                obs, _ = env.reset(seed=episode_seed(cfg, episode))
+                run.log("episode", episode=progress.episode, ret=ep_return, length=ep_len)
+                progress.recent = (progress.recent + [ep_return])[-20:]
+                progress.episode += 1
+                progress.episode_actions = []
+                obs, _ = env.reset(seed=episode_seed(cfg, progress.episode))
                 lives, ep_return, ep_len = _lives(env), 0.0, 0
                 memory.start(newest_frame(obs, info))
 
-            if step > learn_after and step % cfg.update_every == 0:
+            if run.step > learn_after and run.step % cfg.update_every == 0:
                 # DEVIATION(D6): without replay, the latest transition alone
                 batch = memory.sample(cfg.batch_size) if cfg.replay else memory.latest()
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 with rt.autocast():
-                    loss, q_mean = td_loss(q, target, batch, cfg.gamma, cfg.loss)
+                    loss, q_mean = minibatch_loss(q, target, batch, cfg.gamma, cfg.loss)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                updates += 1
-                losses.append(loss.detach())
-                qs.append(q_mean)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                progress.updates += 1
+                run.track_loss(loss)
+                window.add(loss=loss.detach(), q=q_mean, updates=1)
                 # DEVIATION(D1): C counts updates, as ED Table 1 says (DeepMind's code: steps)
-                if cfg.target_network and updates % cfg.target_update_every == 0:
+                if cfg.target_network and progress.updates % cfg.target_update_every == 0:
                     target.load_state_dict(q.state_dict())  # theta^- = theta
-            log.advance()
 
-            if step % cfg.log_every == 0:
-                check_finite(losses, updates - len(losses) + 1)
-                elapsed = time.perf_counter() - t0
-                log.log(step, "train", epsilon=eps, updates=updates, episodes=episode,
-                        loss=torch.stack(losses).mean().item() if losses else None,
-                        q=torch.stack(qs).mean().item() if qs else None,
-                        recent_return=statistics.fmean(recent) if recent else None,
-                        steps_per_s=round((step - steps_t0) / max(elapsed, 1e-9), 1))
-                losses, qs = [], []
-            if step % cfg.eval_every == 0 or step == budget:
-                result = evaluate(cfg, q, eval_env, info, device, seed=10**9 + step)
-                log.log(step, "eval", **result)
-                if result["return_mean"] >= best["return_mean"]:  # the best network is kept
-                    best = {"return_mean": result["return_mean"],
-                            "return_std": result["return_std"], "step": step}
-                    save_checkpoint(out / "best.pt", {"model": q.state_dict(), "step": step,
-                                                      "eval": result, "config": to_dict(cfg)})
-                if (solved_step is None and cfg.target_return is not None
-                        and result["return_mean"] >= cfg.target_return):
-                    solved_step = step
-            if step % cfg.ckpt_every == 0:
-                save_checkpoint(out / "last.pt", state())
-            stop_reason = stop.check()
-    check_finite(losses, updates - len(losses) + 1)
-    if stop_reason is None and step < cfg.total_steps:
-        stop_reason = "max_steps"
-    save_checkpoint(out / "last.pt", state())
-    summary = {"env": cfg.env, "preset": cfg.preset, "seed": cfg.seed, "replay": cfg.replay,
-               "target_network": cfg.target_network, "step": step, "updates": updates,
-               "episodes": episode, "stopped": stop_reason, "params": header["params"],
-               "memory_bytes": memory.nbytes, "memory_in_checkpoint": keep_memory,
-               "best_eval": best, "solved_step": solved_step,
-               "train_time_s": round(time.perf_counter() - t0, 2)}
-    if stop_reason not in ("SIGTERM", "SIGINT"):
-        export_safetensors(q, out / "model.safetensors", {"config": json.dumps(to_dict(cfg))})
-        if (out / "best.pt").exists():
-            from milestones.core.checkpoint import load_checkpoint
+            if run.step % cfg.log_every == 0:
+                run.check_finite()
+                sums = window.flush()
+                n = sums["updates"]  # the loss and Q are means over the window's updates
+                seconds = run.train_time - logged[1]
+                run.log("train", epsilon=eps, updates=progress.updates,
+                        episodes=progress.episode, loss=sums["loss"] / n if n else None,
+                        q=sums["q"] / n if n else None,
+                        recent_return=statistics.fmean(progress.recent) if progress.recent
+                        else None,
+                        steps_per_s=round((run.step - logged[0]) / max(seconds, 1e-9), 1))
+                logged = (run.step, run.train_time)
+            if run.step % cfg.eval_every == 0:
+                evaluate_and_keep_best()
+            if run.step % cfg.ckpt_every == 0:
+                run.save()
 
-            best_q = build_network(cfg, info).to(device)
-            best_q.load_state_dict(load_checkpoint(out / "best.pt", device)["model"])
-            export_safetensors(best_q, out / "model-best.safetensors")
-            if cfg.gif:
-                summary["gif"] = str(write_gif(cfg, best_q, out / "agent.gif", device))
-        plot_run(out)
-    log.finish(summary)
-    env.close()
-    eval_env.close()
-    return {**summary, "out": str(out)}
+        run.check_finite()
+        if not run.interrupted and run.step % cfg.eval_every:  # a final evaluation
+            evaluate_and_keep_best()
+        summary = {"env": cfg.env, "preset": cfg.preset, "seed": cfg.seed, "replay": cfg.replay,
+                   "target_network": cfg.target_network, "updates": progress.updates,
+                   "episodes": progress.episode, "params": params,
+                   "memory_bytes": memory.nbytes, "memory_in_checkpoint": keep_memory,
+                   "solved_step": progress.solved_step}
+        if run.best["step"] is not None:
+            summary["best_eval"] = {"return_mean": run.best["value"], "step": run.best["step"]}
+        if not run.interrupted and rt.is_main:
+            with run.paused():
+                if (out / "best.pt").exists():
+                    best_q = build_network(cfg, info).to(device)
+                    best_q.load_state_dict(load_checkpoint(out / "best.pt", device)["model"])
+                    export_safetensors(best_q, out / "model-best.safetensors")
+                    if cfg.gif:
+                        summary["gif"] = str(write_gif(cfg, best_q, out / "agent.gif", device))
+                plot_run(out)
+        env.close()
+        eval_env.close()
+        return run.finish(summary)
 
 
 def _lives(env) -> int:
@@ -429,90 +408,5 @@ def _lives(env) -> int:
     return ale.lives() if ale is not None else 0
 
 
-def _tuple(x):
-    return tuple(_tuple(v) for v in x) if isinstance(x, list | tuple) else x
-
-
-# ---- output people look at: learning curves and the agent playing -------------------------------
-
-def plot_run(out: Path) -> Path:
-    """curves.png: episode returns (raw) and evaluation means over agent steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    records = read_metrics(out / "metrics.jsonl")
-    episodes = [(r["step"], r["ret"]) for r in records if r.get("split") == "episode"]
-    evals = [(r["step"], r["return_mean"], r["return_std"]) for r in records
-             if r.get("split") == "eval"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    if episodes:
-        xs, ys = zip(*episodes, strict=True)
-        ax.plot(xs, ys, ".", ms=2, alpha=0.35, label="training episodes (exploring)")
-    if evals:
-        xs, m, s = (np.asarray(v) for v in zip(*evals, strict=True))
-        ax.errorbar(xs, m, yerr=s, marker="o", ms=3, capsize=2, label="evaluation mean ± std")
-    ax.set_xlabel("agent steps")
-    ax.set_ylabel("return")
-    ax.set_title(out.name)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "curves.png")
-    plt.close(fig)
-    return out / "curves.png"
-
-
-def render(env, info: EnvInfo) -> np.ndarray:
-    """An RGB frame of the environment: ALE's screen, or CartPole drawn from its state."""
-    if info.atari:
-        return env.unwrapped.ale.getScreenRGB()
-    state = getattr(env.unwrapped, "state", None)
-    if info.env_id.startswith("CartPole") and state is not None:
-        return _draw_cartpole(np.asarray(state, dtype=float))
-    frame = env.render()  # needs the env made with render_mode="rgb_array" (and pygame)
-    if frame is None:
-        raise RuntimeError(f"{info.env_id} renders no frames")
-    return frame
-
-
-def _draw_cartpole(state: np.ndarray, width: int = 300, height: int = 150) -> np.ndarray:
-    from PIL import Image, ImageDraw
-
-    x, _, theta, _ = state
-    scale = width / 9.6  # the track spans x in [-4.8, 4.8]
-    img = Image.new("RGB", (width, height), "white")
-    d = ImageDraw.Draw(img)
-    base = height - 40
-    d.line([(0, base), (width, base)], fill="black")
-    cx = width / 2 + x * scale
-    d.rectangle([cx - 20, base - 12, cx + 20, base + 8], fill=(60, 60, 60))
-    length = 2 * 0.5 * scale  # pole of half-length 0.5
-    tip = (cx + length * math.sin(theta), base - 12 - length * math.cos(theta))
-    d.line([(cx, base - 12), tip], fill=(200, 120, 60), width=6)
-    return np.asarray(img)
-
-
-def write_gif(cfg: Config, q: nn.Module, path: Path, device: torch.device,
-              max_frames: int = 1500) -> Path | None:
-    """One evaluation episode (epsilon = eval_epsilon) as an animated GIF (Pillow, no codec)."""
-    from PIL import Image
-
-    env, info = make_env(cfg.env, noop_max=cfg.noop_max)
-    frames: list[np.ndarray] = []
-    gif_cfg = dataclasses.replace(cfg, eval_max_frames=max_frames * (4 if info.atari else 1))
-    try:
-        evaluate(gif_cfg, q, env, info, device, seed=2**31 - 1, episodes=1, frames=frames)
-    except RuntimeError as e:
-        print(f"note: no GIF: {e}")
-        return None
-    finally:
-        env.close()
-    images = [Image.fromarray(f) for f in frames[::2 if len(frames) > 600 else 1]]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=40, loop=0)
-    return path
-
-
 if __name__ == "__main__":
-    raise SystemExit(run(main, Config, PRESETS))
+    raise SystemExit(cli(main, Config, PRESETS))

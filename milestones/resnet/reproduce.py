@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from milestones.core import config
 from milestones.core.config import require
 from milestones.core.data import DataUnavailable
 from milestones.core.jobs import map_runs, train_or_reuse
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
+from milestones.core.run import cli
 from milestones.resnet import data as D
 from milestones.resnet import train as T
 from milestones.resnet.model import CIFAR_MODELS
@@ -275,4 +275,4 @@ def _fmt(stat: dict) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(config.run(main, Config, PRESETS))
+    raise SystemExit(cli(main, Config, PRESETS))

@@ -12,8 +12,7 @@ rate at fixed iterations, ResNet-110's warm-up, error on a held-out split, test 
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -22,23 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from milestones.core import runtime
-from milestones.core.checkpoint import (
-    export_safetensors,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-    start_run,
-)
-from milestones.core.config import (
-    ConfigError,
-    RunConfig,
-    require,
-    run,
-    to_dict,
-)
+from milestones.core.checkpoint import load_checkpoint
+from milestones.core.config import ConfigError, require
 from milestones.core.data import data_root, make_loader
-from milestones.core.metrics import MetricLogger, check_finite, environment
+from milestones.core.run import Run, RunConfig, Window, cli, launch
 from milestones.resnet import data as D
 from milestones.resnet.model import CIFAR_MODELS, MODELS, cifar_resnet
 
@@ -67,9 +53,10 @@ class Config(RunConfig):
     download: bool = False
     """Let torchvision download CIFAR-10 or Fashion-MNIST when it is not found."""
     train_size: int | None = None
-    """Use only the first N training images (before the train/val split)."""
+    """Use only N training images (before the train/val split), picked at random with a fixed
+    seed (not the first N: image folders come sorted by class)."""
     test_size: int | None = None
-    """Evaluate on only the first N test images."""
+    """Evaluate on only N test images, picked at random with a fixed seed."""
     val_size: int = 5000  # DEVIATION(D10): 45k/5k for every run, unless --val-size 0
     """Training images held out for validation: §4.2's 45k/5k split. 0 trains on all 50k."""
     batch_size: int = 128  # DEVIATION(D4): BN sees all 128 on one device (paper: 64 per GPU)
@@ -158,14 +145,15 @@ PRESETS = {"paper": paper, "imagenet": imagenet, "quick": quick, "smoke": smoke}
 
 
 def build_model(cfg: Config, num_classes: int, in_channels: int) -> nn.Module:
-    kw = {"num_classes": num_classes, "in_channels": in_channels}
     if cfg.width is not None:  # a CIFAR net at another width (checked in Config)
         plain = cfg.model.startswith("plain")
         depth = int(cfg.model.removeprefix("plain" if plain else "resnet"))
-        return cifar_resnet(depth, plain=plain, width=cfg.width, **kw)
+        return cifar_resnet(depth, plain=plain, width=cfg.width, num_classes=num_classes,
+                            in_channels=in_channels)
     if cfg.model in ("resnet50", "resnet101", "resnet152"):
-        kw["stride_in_1x1"] = cfg.stride_in_1x1
-    return MODELS[cfg.model](**kw)
+        return MODELS[cfg.model](num_classes=num_classes, in_channels=in_channels,
+                                 stride_in_1x1=cfg.stride_in_1x1)
+    return MODELS[cfg.model](num_classes=num_classes, in_channels=in_channels)
 
 
 def load_trained(run_dir: str | Path, which: str = "last") -> tuple[nn.Module, torch.Tensor | None]:
@@ -180,7 +168,8 @@ def load_trained(run_dir: str | Path, which: str = "last") -> tuple[nn.Module, t
     weights = ckpt["model"]
     model = build_model(cfg, weights["fc.weight"].shape[0], weights["conv1.weight"].shape[1])
     model.load_state_dict(weights)
-    return model.eval(), ckpt["pixel_mean"]
+    mean = ckpt["pixel_mean"]
+    return model.eval(), mean if mean.numel() else None  # ImageNet runs normalise per channel
 
 
 def learning_rate(cfg: Config, step: int, warming: bool) -> float:
@@ -214,123 +203,121 @@ def evaluate(model: nn.Module, batches, rt: runtime.Runtime) -> dict[str, float]
     return {"loss": loss / max(count, 1), "error": errors / max(count, 1)}
 
 
-def load_data(cfg: Config, rt: runtime.Runtime):
-    """-> (train_epoch, steps_per_epoch, val, test, meta). ``train_epoch(epoch, start)`` iterates
-    this rank's batches of an epoch from batch ``start``; ``val()``/``test()`` iterate evaluation
-    batches (or are None). Raises DataUnavailable before anything is written."""
+@dataclasses.dataclass
+class TrainData:
+    """What the loop needs from a dataset: this rank's training batches from any point of any
+    epoch, and the evaluation batches."""
+
+    train: Callable[[int, int], Iterable]  # (epoch, first batch) -> (x, y) batches of this rank
+    steps_per_epoch: int
+    val: Callable[[], Iterable] | None  # -> (x, y) batches; None without a validation split
+    test: Callable[[], Iterable] | None
+    meta: dict  # source, classes, in_channels, sizes: for the run's header
+    pixel_mean: torch.Tensor | None  # (C, H, W), subtracted from the inputs (§4.2)
+
+
+def load_data(cfg: Config, rt: runtime.Runtime) -> TrainData:
+    """The dataset of ``cfg`` as :class:`TrainData`. Raises DataUnavailable before anything is
+    written."""
     b = cfg.batch_size // rt.world_size  # per rank
     if cfg.dataset == "imagenet":
         folder = cfg.data_dir or data_root(cfg.data_root) / "imagenet"
         train_set, val_set = D.imagenet_datasets(folder, cfg.ten_crop)
-        kw = dict(seed=cfg.seed, workers=cfg.workers, rank=rt.rank, world_size=rt.world_size,
-                  pin_memory=rt.device.type == "cuda")
 
-        def train_epoch(epoch: int, start: int):
-            return make_loader(train_set, b, shuffle=True, epoch=epoch, skip_batches=start,
-                               drop_last=True, **kw)
+        def loader(dataset, shuffle: bool, epoch: int = 0, start: int = 0):
+            return make_loader(dataset, b, shuffle=shuffle, epoch=epoch, skip_batches=start,
+                               drop_last=shuffle, seed=cfg.seed, workers=cfg.workers,
+                               rank=rt.rank, world_size=rt.world_size,
+                               pin_memory=rt.device.type == "cuda")
 
         meta = {"source": str(Path(train_set.root).parent), "classes": len(train_set.classes),
                 "in_channels": 3, "train_images": len(train_set), "val_images": len(val_set)}
-        steps_per_epoch = len(train_set) // rt.world_size // b  # DistributedSampler, drop_last
-        return train_epoch, steps_per_epoch, lambda: make_loader(val_set, b, shuffle=False, **kw), \
-            None, meta
+        return TrainData(train=lambda epoch, start: loader(train_set, True, epoch, start),
+                         steps_per_epoch=len(train_set) // rt.world_size // b,  # drop_last
+                         val=lambda: loader(val_set, False), test=None, meta=meta,
+                         pixel_mean=None)
 
     data = D.load_in_memory(cfg.dataset, data_dir=cfg.data_dir, root=cfg.data_root,
-                            download=cfg.download,
-                            val_size=cfg.val_size, train_size=cfg.train_size,
-                            test_size=cfg.test_size)
+                            download=cfg.download, val_size=cfg.val_size,
+                            train_size=cfg.train_size, test_size=cfg.test_size)
     mean = D.pixel_mean(data.train)  # §4.2: "the per-pixel mean subtracted"
-    kw = dict(mean=mean, device=rt.device, rank=rt.rank, world_size=rt.world_size)
-    train = D.Batches(data.train, cfg.batch_size, shuffle=True, augment=True, seed=cfg.seed, **kw)
 
-    def eval_batches(split: D.Split):
-        batches = D.Batches(split, cfg.batch_size, shuffle=False, augment=False, drop_last=False,
-                            **kw)
-        return lambda: batches.epoch(0)
+    def batches(split: D.Split, train: bool) -> D.Batches:
+        return D.Batches(split, cfg.batch_size, mean=mean, device=rt.device, shuffle=train,
+                         augment=train, drop_last=train, seed=cfg.seed, rank=rt.rank,
+                         world_size=rt.world_size)
 
+    train = batches(data.train, True)
+    val = batches(data.val, False) if data.val else None
+    test = batches(data.test, False)
     meta = {"source": data.source, "classes": len(data.classes), "in_channels": data.in_channels,
             "train_images": len(data.train), "val_images": len(data.val) if data.val else 0,
-            "test_images": len(data.test), "pixel_mean": mean}
-    return train.epoch, len(train), eval_batches(data.val) if data.val else None, \
-        eval_batches(data.test), meta
+            "test_images": len(data.test)}
+    return TrainData(train=train.epoch, steps_per_epoch=len(train),
+                     val=(lambda: val.epoch(0)) if val else None, test=lambda: test.epoch(0),
+                     meta=meta, pixel_mean=mean)
+
+
+@dataclasses.dataclass
+class Progress:
+    """The loop's own state beyond the step (checkpointed with the run)."""
+
+    warming: bool  # §4.2: ResNet-110 trains at warmup_lr until the training error is below 80%
 
 
 def main(cfg: Config) -> dict:
     """Train per ``cfg``; returns the run summary (also written to <out>/summary.json)."""
-    rt = runtime.setup(cfg)
-    try:
-        return train(cfg, rt)
-    finally:  # train()'s model and optimizer are gone by now, as a clean DDP exit needs
-        runtime.shutdown(rt)
+    return launch(train, cfg)
 
 
 def train(cfg: Config, rt: runtime.Runtime) -> dict:
-    if cfg.batch_size % rt.world_size:
-        raise ConfigError("batch_size", cfg.batch_size, f"must divide among {rt.world_size} ranks")
-    train_epoch, steps_per_epoch, val_set, test_set, meta = load_data(cfg, rt)
-    if steps_per_epoch == 0:
-        raise ConfigError("batch_size", cfg.batch_size, "is larger than the training set")
-    pixel_mean = meta.pop("pixel_mean", None)
     out = Path(cfg.out or f"runs/resnet/{cfg.preset}-{cfg.model}-s{cfg.seed}")
+    with Run(cfg, rt, out) as run:
+        if run.finished:
+            return run.summary
+        if cfg.batch_size % rt.world_size:
+            raise ConfigError("batch_size", cfg.batch_size,
+                              f"must divide among {rt.world_size} ranks")
+        data = load_data(cfg, rt)
+        if data.steps_per_epoch == 0:
+            raise ConfigError("batch_size", cfg.batch_size, "is larger than the training set")
 
-    model = build_model(cfg, meta["classes"], meta["in_channels"]).to(rt.device)
-    if rt.device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    # §4.2: SGD, momentum 0.9, weight decay 1e-4.
-    # DEVIATION(D2): PyTorch's momentum (v = mu v + g, p -= lr v), not Caffe's (v = mu v + lr g).
-    # DEVIATION(D3): weight decay on every parameter, BN's included (the paper does not say).
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                          weight_decay=cfg.weight_decay)
-    scaler = rt.grad_scaler()
-    step, best = 0, {"error": float("inf"), "step": None}
-    warming = cfg.warmup == "on" or (cfg.warmup == "auto"
-                                     and cfg.model in ("resnet110", "resnet1202"))
-    # sums over the current log window, kept on the device (no sync per step)
-    window = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss * images, errors, images
+        model = build_model(cfg, data.meta["classes"], data.meta["in_channels"]).to(rt.device)
+        if rt.device.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        # §4.2: SGD, momentum 0.9, weight decay 1e-4.
+        # DEVIATION(D2): PyTorch's momentum (v = mu v + g, p -= lr v), not Caffe's
+        # (v = mu v + lr g).
+        # DEVIATION(D3): weight decay on every parameter, BN's included (the paper does not say).
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                              weight_decay=cfg.weight_decay)
+        scaler = rt.grad_scaler()
+        progress = Progress(warming=cfg.warmup == "on" or (
+            cfg.warmup == "auto" and cfg.model in ("resnet110", "resnet1202")))
+        window = Window("loss", "errors", "images", device=rt.device)  # sums over a log window
+        run.track(model=model, optimizer=opt, scaler=scaler, window=window, progress=progress,
+                  pixel_mean=data.pixel_mean if data.pixel_mean is not None else torch.zeros(0))
+        params = sum(p.numel() for p in model.parameters())
+        run.start({"data": data.meta, "params": params}, total_steps=cfg.steps, desc=cfg.model)
+        compiled = runtime.maybe_compile(model, cfg.compile)
+        net = runtime.wrap_ddp(compiled, rt)  # evaluation uses `compiled`: each rank its shard
 
-    ckpt = start_run(out, cfg, is_main=rt.is_main, map_location=rt.device)
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        scaler.load_state_dict(ckpt["scaler"])
-        step, best, warming = ckpt["step"], ckpt["best"], ckpt["warming"]
-        window.copy_(ckpt["window"])
-        set_rng_state(ckpt["rng"])
-    header = {"config": to_dict(cfg), "env": environment(rt.device), "data": meta,
-              "world_size": rt.world_size, "params": sum(p.numel() for p in model.parameters())}
-    log = MetricLogger(out, header, total_steps=cfg.steps, start_step=step, enabled=rt.is_main,
-                       progress=cfg.progress, tensorboard=cfg.tensorboard, desc=cfg.model)
-    compiled = runtime.maybe_compile(model, cfg.compile)
-    net = runtime.wrap_ddp(compiled, rt)  # evaluation uses `compiled`: every rank on its shard
+        def validate() -> dict:
+            with run.paused():
+                metrics = evaluate(compiled, data.val(), rt)
+            run.log("val", **metrics)
+            run.keep_best("val_error", metrics["error"])  # best.pt follows the validation error
+            return metrics
 
-    def state() -> dict:
-        return {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scaler": scaler.state_dict(), "step": step, "best": best, "warming": warming,
-                "window": window.cpu(), "rng": rng_state(), "config": to_dict(cfg),
-                "pixel_mean": pixel_mean, "env": header["env"]}
-
-    def validate() -> dict:
-        nonlocal best
-        metrics = evaluate(compiled, val_set(), rt)
-        log.log(step, "val", **metrics)
-        if metrics["error"] < best["error"]:
-            best = {"error": metrics["error"], "step": step}
-            if rt.is_main:
-                save_checkpoint(out / "best.pt", state())
-        return metrics
-
-    budget = min(cfg.steps, cfg.max_steps or cfg.steps)
-    stop_reason, losses = None, []  # losses: this window's, checked for NaN/inf at each log
-    train_time, logged_time, images_seen, tick = 0.0, 0.0, 0, time.perf_counter()
-    net.train()
-    with runtime.StopFlag(cfg.max_minutes) as stop:
-        while step < budget and stop_reason is None:
-            epoch, start = divmod(step, steps_per_epoch)
-            for x, y in train_epoch(epoch, start):
+        logged = run.train_time  # for the throughput of each log window
+        net.train()
+        while not run.should_stop():
+            epoch, start = divmod(run.step, data.steps_per_epoch)
+            for x, y in data.train(epoch, start):
                 x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
                 if rt.device.type == "cuda":
                     x = x.contiguous(memory_format=torch.channels_last)
-                lr = learning_rate(cfg, step, warming)
+                lr = learning_rate(cfg, run.step, progress.warming)
                 for group in opt.param_groups:
                     group["lr"] = lr
                 with rt.autocast():  # DEVIATION(D1): bf16 on CUDA by default (paper: fp32)
@@ -340,65 +327,48 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
-                step += 1
-                losses.append(loss.detach())
-                window += torch.stack([loss.detach().double() * len(y),
-                                       (logits.argmax(1) != y).sum().double(),
-                                       torch.tensor(len(y), dtype=torch.float64, device=rt.device)])
-                log.advance()
+                run.step += 1
+                run.track_loss(loss)
+                window.add(loss=loss.detach() * len(y), errors=(logits.argmax(1) != y).sum(),
+                           images=len(y))
 
-                if step % cfg.log_every == 0:
-                    check_finite(losses, step - len(losses) + 1)
-                    losses.clear()
-                    loss_sum, errors, images = runtime.all_reduce(window.clone()).tolist()
-                    window.zero_()
-                    train_time += time.perf_counter() - tick
-                    tick, images_seen = time.perf_counter(), images_seen + images
-                    log.log(step, "train", loss=loss_sum / images, error=errors / images, lr=lr,
-                            epoch=round(step / steps_per_epoch, 3),
-                            images_per_s=images / (train_time - logged_time))
-                    logged_time = train_time
+                if run.step % cfg.log_every == 0:
+                    run.check_finite()
+                    sums = window.flush()
+                    error = sums["errors"] / sums["images"]
+                    run.log("train", loss=sums["loss"] / sums["images"], error=error, lr=lr,
+                            epoch=round(run.step / data.steps_per_epoch, 3),
+                            images_per_s=sums["images"] / max(run.train_time - logged, 1e-9))
+                    logged = run.train_time
                     # DEVIATION(D5): the warm-up's training error is this log window's
-                    if warming and errors / images < cfg.warmup_until_error:
-                        warming = False  # §4.2: "(about 400 iterations), and then go back to 0.1"
-                        log.print(f"step {step}: training error {errors / images:.3f} < "
+                    if progress.warming and error < cfg.warmup_until_error:
+                        progress.warming = False  # §4.2: "(about 400 iterations), then 0.1"
+                        run.print(f"step {run.step}: training error {error:.3f} < "
                                   f"{cfg.warmup_until_error}: warm-up over, lr {cfg.lr}")
-                if step % cfg.eval_every == 0 and step < cfg.steps and val_set is not None:
-                    train_time += time.perf_counter() - tick
+                if run.step % cfg.eval_every == 0 and run.step < cfg.steps and data.val:
                     validate()
-                    tick = time.perf_counter()
-                if step % cfg.ckpt_every == 0 and rt.is_main:
-                    train_time += time.perf_counter() - tick
-                    save_checkpoint(out / "last.pt", state())
-                    tick = time.perf_counter()
-                if not rt.distributed or step % 10 == 0:
-                    stop_reason = stop.check(rt.device)
-                if step >= budget or stop_reason is not None:
+                if run.step % cfg.ckpt_every == 0:
+                    run.save()
+                if run.should_stop():
                     break
-    check_finite(losses, step - len(losses) + 1)
-    if stop_reason is None and step < cfg.steps:
-        stop_reason = "max_steps"
 
-    summary = {"model": cfg.model, "dataset": cfg.dataset, "preset": cfg.preset, "seed": cfg.seed,
-               "step": step, "steps": cfg.steps, "stopped": stop_reason, "params": header["params"],
-               "train_time_s": round(train_time, 2),
-               "images_per_s": round(images_seen / logged_time, 1) if logged_time else None}
-    if stop_reason not in ("SIGTERM", "SIGINT"):  # a preempted run saves and leaves at once
-        if val_set is not None:
-            summary["final_val_error"] = validate()["error"]
-            summary.update(best_val_error=best["error"], best_step=best["step"])
-        if test_set is not None:
-            test = evaluate(compiled, test_set(), rt)
-            log.log(step, "test", **test)
-            summary["final_test_error"], summary["final_test_loss"] = test["error"], test["loss"]
-    if rt.is_main:
-        save_checkpoint(out / "last.pt", state())
-        if stop_reason not in ("SIGTERM", "SIGINT"):
-            export_safetensors(model, out / "model.safetensors", {
-                "model": cfg.model, "step": str(step), "config": json.dumps(to_dict(cfg))})
-    log.finish(summary)
-    return {**summary, "out": str(out)}
+        run.check_finite()
+        summary = {"model": cfg.model, "dataset": cfg.dataset, "preset": cfg.preset,
+                   "seed": cfg.seed, "params": params,
+                   "images_per_s": round(run.step * cfg.batch_size / run.train_time, 1)
+                   if run.train_time else None}
+        if not run.interrupted:  # a preempted run saves and leaves at once
+            if data.val is not None:
+                summary["final_val_error"] = validate()["error"]
+                summary.update(best_val_error=run.best["value"], best_step=run.best["step"])
+            if data.test is not None:
+                with run.paused():
+                    test = evaluate(compiled, data.test(), rt)
+                run.log("test", **test)
+                summary["final_test_error"], summary["final_test_loss"] = (test["error"],
+                                                                           test["loss"])
+        return run.finish(summary)
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main, Config, PRESETS))
+    raise SystemExit(cli(main, Config, PRESETS))

@@ -31,6 +31,7 @@ from milestones.transformer.model import (
     Transformer,
     causal_mask,
     from_torch_state_dict,
+    label_smoothed_loss,
     padding_mask,
     scaled_dot_product_attention,
     sinusoidal_encoding,
@@ -43,7 +44,7 @@ __all__ = [
     "BOS_ID", "EOS_ID", "MODELS", "PAD_ID", "Decoder", "DecoderLayer", "Encoder", "EncoderLayer",
     "Hypothesis", "KVCache", "LearnedPositionalEmbedding", "MultiHeadAttention",
     "PositionwiseFeedForward", "SinusoidalPositionalEncoding", "Transformer", "beam_search",
-    "causal_mask", "from_torch_state_dict", "greedy_decode", "length_penalty",
-    "max_output_lengths", "padding_mask", "scaled_dot_product_attention", "sinusoidal_encoding",
-    "transformer_base", "transformer_big", "transformer_tiny",
+    "causal_mask", "from_torch_state_dict", "greedy_decode", "label_smoothed_loss",
+    "length_penalty", "max_output_lengths", "padding_mask", "scaled_dot_product_attention",
+    "sinusoidal_encoding", "transformer_base", "transformer_big", "transformer_tiny",
 ]

@@ -407,6 +407,9 @@ _HF = {
 }
 
 
+HF_DATASETS = {name: tuple(pairs) for name, (_, pairs, _) in _HF.items()}  # name -> lang pairs
+
+
 def _hf_pairs(split, src: str, tgt: str) -> list[Pair]:
     """(source, target) of a Hugging Face split with a ``translation`` dict column or one column
     per language; pairs with an empty side are dropped."""

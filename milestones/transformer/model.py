@@ -19,7 +19,7 @@ enters only through positional encodings added to the embeddings.
     (§5.4)    residual dropout P_drop on every sub-layer output (before the residual sum) and on
               the sums of embeddings and positional encodings
 
-Implemented: §3.1-3.5, §5.4 (dropout; label smoothing is a loss, see the training code), Table 3
+Implemented: §3.1-3.5, §5.4 (dropout; label smoothing: :func:`label_smoothed_loss`), Table 3
 base / big and row (E) (learned positional embeddings). Beyond the paper, as flags: ``norm_first``
 (pre-LN, LayerNorm(x) inside the residual branch, Wang et al. 2019 / tensor2tensor v2), attention
 and ReLU dropout (tensor2tensor's ``attention_dropout`` / ``relu_dropout``, off by default), a
@@ -535,6 +535,25 @@ def _rename(key: str) -> str:
     parts = key.split(".")
     renamed = {"linear1": "ffn.linear1", "linear2": "ffn.linear2", "multihead_attn": "cross_attn"}
     return ".".join(renamed.get(p, p) for p in parts)
+
+
+# ---- the loss (§5.4) -----------------------------------------------------------------------------
+
+def label_smoothed_loss(logits: Tensor, target: Tensor, eps: float, pad_id: int = PAD_ID
+                        ) -> tuple[Tensor, Tensor, Tensor]:
+    """(loss sum, NLL sum, tokens) over the non-pad targets of ``logits`` (B, T, V).
+
+    §5.4 label smoothing: the target distribution puts 1 - eps on the right token and eps spread
+    uniformly over all V tokens, so per token
+        loss = (1 - eps) * (-log p_y) + eps * mean_k(-log p_k)
+    (equal to ``F.cross_entropy(label_smoothing=eps)``; tested). The NLL alone gives perplexity.
+    """
+    logp = F.log_softmax(logits.float(), dim=-1)  # (B, T, V)
+    keep = target != pad_id  # (B, T)
+    nll = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, T): -log p_y
+    uniform = -logp.mean(dim=-1)  # (B, T): mean_k -log p_k
+    loss = (1 - eps) * nll + eps * uniform
+    return loss[keep].sum(), nll[keep].sum(), keep.sum()
 
 
 # ---- builders (Table 3) --------------------------------------------------------------------------

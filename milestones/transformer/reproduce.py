@@ -30,15 +30,15 @@ from pathlib import Path
 
 import torch
 
-from milestones.core import config
 from milestones.core.config import require
 from milestones.core.jobs import map_runs, train_or_reuse
 from milestones.core.metrics import read_metrics
+from milestones.core.run import cli
 from milestones.transformer import train as T
 
 VARIANTS = {  # name: (Table 3 row, config changes)
     "base": ("base", {}),
-    "1 head": ("A", {"heads": 1}),
+    "1 head": ("A", {"h": 1}),
     "no label smoothing": ("D", {"label_smoothing": 0.0}),
     "learned positions": ("E", {"positional": "learned"}),
 }
@@ -84,8 +84,8 @@ PRESETS = {"cpu": cpu, "smoke": smoke}
 def run_config(cfg: Config, variant: str, seed: int) -> T.Config:
     base = T.smoke() if cfg.preset == "smoke" else T.quick()
     changes = dict(VARIANTS[variant][1])
-    if cfg.preset == "smoke" and "heads" in changes:
-        changes["heads"] = 1
+    if cfg.preset == "smoke" and "h" in changes:
+        changes["h"] = 1
     return dataclasses.replace(
         base, **changes, preset=f"reproduce-{cfg.preset}", seed=seed, steps=cfg.steps,
         eval_every=max(1, cfg.steps // 5), ckpt_every=max(1, cfg.steps // 25),
@@ -264,7 +264,7 @@ def markdown(cfg: Config, r: dict) -> str:
         f"Command: `python -m milestones.transformer.reproduce --preset {cfg.preset}`  ",
         f"Data: {data.get('name')} ({data.get('source')}), {data.get('train')} training pairs, "
         f"{data.get('test')} test pairs, shared BPE vocabulary {data.get('vocab')}  ",
-        f"Model: the quick preset ({q.layers} layers, d_model {q.d_model}, h {q.heads}, d_ff "
+        f"Model: the quick preset (N {q.N}, d_model {q.d_model}, h {q.h}, d_ff "
         f"{q.d_ff}), {cfg.steps} steps of ~{q.max_tokens} tokens, Eq. 3 with warmup {q.warmup}, "
         f"last {q.average_last} checkpoints averaged for nothing but the 'averaged' column; test "
         f"BLEU by beam search {q.beam}, alpha {q.length_penalty}; seeds {list(cfg.seeds)}  ",
@@ -294,4 +294,4 @@ def _fmt(stat: dict | None, digits: int = 1) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(config.run(main, Config, PRESETS))
+    raise SystemExit(cli(main, Config, PRESETS))

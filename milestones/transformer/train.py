@@ -19,31 +19,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
-import time
 from pathlib import Path
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from milestones.adam import Adam
 from milestones.core import runtime
-from milestones.core.checkpoint import (
-    export_safetensors,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-    start_run,
-)
-from milestones.core.config import RunConfig, require, run, to_dict
-from milestones.core.data import data_root
-from milestones.core.metrics import MetricLogger, check_finite, environment
+from milestones.core.checkpoint import export_safetensors
+from milestones.core.config import require
+from milestones.core.data import data_root, need
+from milestones.core.run import Run, RunConfig, Window, cli, launch
 from milestones.transformer import data as D
 from milestones.transformer.decode import beam_search, greedy_decode
-from milestones.transformer.model import Transformer
+from milestones.transformer.model import Transformer, label_smoothed_loss
 
 
 @dataclasses.dataclass
@@ -62,12 +53,12 @@ class Config(RunConfig):
     """Shared source-target BPE vocabulary (§5.1: about 37,000 for En-De)."""
     max_len: int = 256
     """Drop training pairs longer than this many tokens on either side."""
-    layers: int = 6
-    """N, layers in the encoder and in the decoder (Table 3)."""
+    N: int = 6
+    """N, layers in the encoder and in the decoder (Table 3: 6)."""
     d_model: int = 512
     """d_model (base 512, big 1024)."""
-    heads: int = 8
-    """h (base 8, big 16)."""
+    h: int = 8
+    """h, attention heads (Table 3: base 8, big 16); d_k = d_v = d_model / h."""
     d_ff: int = 2048
     """d_ff (base 2048, big 4096)."""
     dropout: float = 0.1
@@ -95,6 +86,7 @@ class Config(RunConfig):
     ckpt_every: int = 10_000
     """Steps between checkpoints (and averaging snapshots; the paper: every 10 minutes)."""
     log_every: int = 100
+    """Steps between training records (loss, NLL, learning rate, tokens per second)."""
     eval_every: int = 5000
     """Steps between validation loss and BLEU."""
     bleu_sentences: int = 500
@@ -106,12 +98,11 @@ class Config(RunConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for f in ("vocab_size", "max_len", "layers", "d_model", "heads", "d_ff", "max_tokens",
+        for f in ("vocab_size", "max_len", "N", "d_model", "h", "d_ff", "max_tokens",
                   "accumulate", "steps", "warmup", "log_every", "eval_every", "ckpt_every",
                   "beam", "synthetic_train"):
             require(getattr(self, f) > 0, self, f, "must be > 0")
-        require(self.d_model % self.heads == 0, self, "heads", f"must divide d_model "
-                f"({self.d_model})")
+        require(self.d_model % self.h == 0, self, "h", f"must divide d_model ({self.d_model})")
         require(0 <= self.dropout < 1, self, "dropout", "must be in [0, 1)")
         require(0 <= self.label_smoothing < 1, self, "label_smoothing", "must be in [0, 1)")
         require(0 <= self.beta2 < 1, self, "beta2", "must be in [0, 1)")
@@ -119,6 +110,12 @@ class Config(RunConfig):
         require(self.average_last >= 0, self, "average_last", "must be >= 0")
         require(self.dataset != "tsv" or len(self.data_files) in (1, 3), self, "data_files",
                 "give one TSV file (split 98/1/1) or three (train, valid, test)")
+        require(not self.data_files or self.dataset == "tsv", self, "data_files",
+                f"TSV files are read with --dataset tsv (this run has --dataset {self.dataset})")
+        if self.dataset in D.HF_DATASETS:
+            pairs = D.HF_DATASETS[self.dataset]
+            require(self.lang_pair in pairs, self, "lang_pair",
+                    f"{self.dataset} has {', '.join(pairs)}")
 
 
 def paper() -> Config:
@@ -129,15 +126,15 @@ def paper() -> Config:
 def quick() -> Config:
     """CPU minutes: a 3-layer, d_model 128 Transformer on the built-in language pair."""
     # DEVIATION(D1): a small model on built-in data (no network here; the paper: WMT14, base)
-    return Config(preset="quick", dataset="synthetic", vocab_size=1000, layers=3, d_model=128,
-                  heads=4, d_ff=512, max_tokens=3000, steps=1200, warmup=300, average_last=5,
+    return Config(preset="quick", dataset="synthetic", vocab_size=1000, N=3, d_model=128,
+                  h=4, d_ff=512, max_tokens=3000, steps=1200, warmup=300, average_last=5,
                   ckpt_every=50, log_every=50, eval_every=400, bleu_sentences=200)
 
 
 def smoke() -> Config:
     """Seconds: a tiny model on a sliver of the built-in corpus. For tests."""
     return Config(preset="smoke", dataset="synthetic", synthetic_train=400, vocab_size=200,
-                  layers=1, d_model=32, heads=2, d_ff=64, max_tokens=400, steps=12, warmup=4,
+                  N=1, d_model=32, h=2, d_ff=64, max_tokens=400, steps=12, warmup=4,
                   average_last=2, ckpt_every=4, log_every=4, eval_every=6, bleu_sentences=16,
                   beam=2, progress=False)
 
@@ -146,23 +143,6 @@ PRESETS = {"paper": paper, "quick": quick, "smoke": smoke}
 
 
 # ---- the loss and the schedule -------------------------------------------------------------------
-
-def label_smoothed_loss(logits: Tensor, target: Tensor, eps: float, pad_id: int = D.PAD_ID
-                        ) -> tuple[Tensor, Tensor, Tensor]:
-    """(loss sum, NLL sum, tokens) over the non-pad targets.
-
-    §5.4 label smoothing: the target distribution puts 1 - eps on the right token and eps spread
-    uniformly over all V tokens, so per token
-        loss = (1 - eps) * (-log p_y) + eps * mean_k(-log p_k)
-    (equal to ``F.cross_entropy(label_smoothing=eps)``; tested). The NLL alone gives perplexity.
-    """
-    logp = F.log_softmax(logits.float(), dim=-1)  # (B, T, V)
-    keep = target != pad_id  # (B, T)
-    nll = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, T): -log p_y
-    uniform = -logp.mean(dim=-1)  # (B, T): mean_k -log p_k
-    loss = (1 - eps) * nll + eps * uniform
-    return loss[keep].sum(), nll[keep].sum(), keep.sum()
-
 
 def learning_rate(cfg: Config, step: int) -> float:
     """Eq. 3 at optimizer step ``step`` >= 1: linear warm-up, then inverse square root."""
@@ -173,22 +153,47 @@ def learning_rate(cfg: Config, step: int) -> float:
 
 def load_data(cfg: Config):
     """(corpus, tokenizer, {split: encoded pairs}). DataUnavailable before anything is written."""
-    corpus = D.load_corpus(cfg.dataset, data_files=list(cfg.data_files) or None,
-                           lang_pair=cfg.lang_pair, data_root=cfg.data_root,
-                           **({"n_train": cfg.synthetic_train, "seed": 0}
-                              if cfg.dataset == "synthetic" else {}))
+    if cfg.dataset == "synthetic":
+        corpus = D.synthetic_corpus(n_train=cfg.synthetic_train, seed=0)
+    else:
+        corpus = D.load_corpus(cfg.dataset, data_files=list(cfg.data_files) or None,
+                               lang_pair=cfg.lang_pair, data_root=cfg.data_root)
     texts = [s for pair in corpus.train for s in pair]
     tok = D.train_tokenizer(texts, cfg.vocab_size, data_root(cfg.data_root) / "tokenizers")
     encoded = {"train": D.encode_pairs(corpus.train, tok, cfg.max_len),
                "valid": D.encode_pairs(corpus.valid, tok),
                "test": D.encode_pairs(corpus.test, tok)}
+    require(len(encoded["train"]) > 0, cfg, "max_len", f"leaves no training pair (every pair "
+            f"has a side longer than {cfg.max_len} tokens, or an empty one)")
     return corpus, tok, encoded
 
 
 def build_model(cfg: Config, vocab_size: int) -> Transformer:
-    return Transformer(vocab_size, N=cfg.layers, d_model=cfg.d_model, h=cfg.heads,
-                       d_ff=cfg.d_ff, dropout=cfg.dropout, positional=cfg.positional,
-                       norm_first=cfg.norm_first, max_len=max(1024, 2 * cfg.max_len + 64))
+    return Transformer(vocab_size, N=cfg.N, d_model=cfg.d_model, h=cfg.h, d_ff=cfg.d_ff,
+                       dropout=cfg.dropout, positional=cfg.positional, norm_first=cfg.norm_first,
+                       max_len=max(1024, 2 * cfg.max_len + 64))
+
+
+def accumulate_gradients(net: nn.Module, micro: list[tuple[Tensor, Tensor, Tensor]],
+                         rt: runtime.Runtime, scaler: torch.amp.GradScaler, eps: float
+                         ) -> tuple[Tensor, dict[str, Tensor]]:
+    """Backward through one optimizer step's micro-batches, each loss divided by the target
+    tokens of all of them, so the summed gradients are those of the union batch's mean loss
+    (§5.1's 25k-token batches from smaller ones). Under DDP only the last one all-reduces.
+    Returns the step's mean loss and the sums of loss, NLL and target tokens, as tensors (no
+    host sync)."""
+    n_tokens = sum((t != D.PAD_ID).sum() for _, _, t in micro)
+    step_loss = torch.zeros((), device=rt.device)
+    sums = dict.fromkeys(("loss", "nll", "tokens"), torch.zeros((), device=rt.device))
+    for i, (src, tgt_in, tgt_out) in enumerate(micro):
+        sync = i == len(micro) - 1 or not rt.distributed
+        with (contextlib.nullcontext() if sync else net.no_sync()), rt.autocast():
+            loss, nll, n = label_smoothed_loss(net(src, tgt_in), tgt_out, eps)
+        scaler.scale(loss / n_tokens).backward()
+        step_loss += loss.detach() / n_tokens
+        sums = {"loss": sums["loss"] + loss.detach(), "nll": sums["nll"] + nll.detach(),
+                "tokens": sums["tokens"] + n}
+    return step_loss, sums
 
 
 @torch.no_grad()
@@ -240,128 +245,119 @@ def bleu(hypotheses: list[str], references: list[str]) -> tuple[float, str]:
 
 # ---- training ------------------------------------------------------------------------------------
 
+@dataclasses.dataclass
+class Progress:
+    """The loop's own state beyond the step (checkpointed with the run)."""
+
+    batches_seen: int = 0  # micro-batches consumed: where the data stream stands
+    snapshots: list[int] = dataclasses.field(default_factory=list)  # steps kept for averaging
+
+
 def main(cfg: Config) -> dict:
     """Train per ``cfg``; returns the run summary (also written to <out>/summary.json)."""
-    rt = runtime.setup(cfg)
-    try:
-        return train(cfg, rt)
-    finally:
-        runtime.shutdown(rt)
+    return launch(train, cfg)
 
 
 def train(cfg: Config, rt: runtime.Runtime) -> dict:
-    corpus, tok, encoded = load_data(cfg)
+    need("tokenizers", "text", "the Transformer's BPE vocabulary")
+    need("sacrebleu", "text", "BLEU (evaluations and the final test)")
     out = Path(cfg.out or f"runs/transformer/{cfg.preset}-{cfg.dataset}-s{cfg.seed}")
-    kw = dict(seed=cfg.seed, rank=rt.rank, world_size=rt.world_size, device=rt.device)
-    train_batches = D.TokenBatches(encoded["train"], cfg.max_tokens, shuffle=True, **kw)
-    valid_batches = D.TokenBatches(encoded["valid"], cfg.max_tokens, shuffle=False, **kw)
-    per_epoch = len(train_batches)
-    require(per_epoch >= 1, cfg, "max_tokens", "leaves no training batch")
+    with Run(cfg, rt, out) as run:
+        if run.finished:
+            return run.summary
+        corpus, tok, encoded = load_data(cfg)  # DataUnavailable before anything is written
+        train_batches = D.TokenBatches(encoded["train"], cfg.max_tokens, shuffle=True,
+                                       seed=cfg.seed, rank=rt.rank, world_size=rt.world_size,
+                                       device=rt.device)
+        valid_batches = D.TokenBatches(encoded["valid"], cfg.max_tokens, shuffle=False,
+                                       seed=cfg.seed, rank=rt.rank, world_size=rt.world_size,
+                                       device=rt.device)
+        per_epoch = len(train_batches)
+        require(per_epoch >= 1, cfg, "max_tokens", f"leaves fewer training batches than ranks "
+                f"({rt.world_size})")
 
-    model = build_model(cfg, tok.vocab_size).to(rt.device)
-    opt = Adam(model.parameters(), lr=learning_rate(cfg, 1), betas=(0.9, cfg.beta2), eps=1e-9)
-    step = batches_seen = 0
-    snapshots: list[int] = []  # steps whose weights are kept for averaging (§6.1)
-    ckpt = start_run(out, cfg, is_main=rt.is_main, map_location=rt.device)
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, batches_seen, snapshots = ckpt["step"], ckpt["batches_seen"], ckpt["snapshots"]
-        set_rng_state(ckpt["rng"])
-    header = {"config": to_dict(cfg), "env": environment(rt.device), "world_size": rt.world_size,
-              "data": {"name": corpus.name, "source": corpus.source, "pair":
-                       f"{corpus.src_lang}-{corpus.tgt_lang}", "train": len(encoded["train"]),
-                       "valid": len(encoded["valid"]), "test": len(encoded["test"]),
-                       "vocab": tok.vocab_size},
-              "params": sum(p.numel() for p in model.parameters())}
-    log = MetricLogger(out, header, total_steps=cfg.steps, start_step=step, enabled=rt.is_main,
-                       progress=cfg.progress, tensorboard=cfg.tensorboard, desc="transformer")
-    net = runtime.wrap_ddp(runtime.maybe_compile(model, cfg.compile), rt)
+        model = build_model(cfg, tok.vocab_size).to(rt.device)
+        # §5.3: Adam, beta1 = 0.9, beta2 = 0.98, epsilon = 1e-9; the rate of Eq. 3 set every step
+        opt = Adam(model.parameters(), lr=learning_rate(cfg, 1), betas=(0.9, cfg.beta2),
+                   eps=1e-9)
+        scaler = rt.grad_scaler()  # fp16 only
+        progress = Progress()
+        window = Window("loss", "nll", "tokens", device=rt.device)  # sums between log lines
+        run.track(model=model, optimizer=opt, scaler=scaler, progress=progress, window=window)
+        params = sum(p.numel() for p in model.parameters())
+        run.start({"data": {"name": corpus.name, "source": corpus.source,
+                            "pair": f"{corpus.src_lang}-{corpus.tgt_lang}",
+                            "train": len(encoded["train"]), "valid": len(encoded["valid"]),
+                            "test": len(encoded["test"]), "vocab": tok.vocab_size},
+                   "params": params}, total_steps=cfg.steps, desc="transformer")
+        net = runtime.wrap_ddp(runtime.maybe_compile(model, cfg.compile), rt)
 
-    def state() -> dict:
-        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "batches_seen": batches_seen, "snapshots": snapshots, "rng": rng_state(),
-                "config": to_dict(cfg), "env": header["env"]}
+        def stream():  # batches from where the run stands, epoch after epoch
+            epoch, start = divmod(progress.batches_seen, per_epoch)
+            while True:
+                yield from train_batches.epoch(epoch, start)
+                epoch, start = epoch + 1, 0
 
-    def stream():  # batches from where the run stands, epoch after epoch
-        epoch, start = divmod(batches_seen, per_epoch)
-        while True:
-            yield from train_batches.epoch(epoch, start)
-            epoch, start = epoch + 1, 0
-
-    budget = min(cfg.steps, cfg.max_steps or cfg.steps)
-    batches = stream()
-    window = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss sum, nll sum, tokens
-    losses, stop_reason, t0, tokens_t0 = [], None, time.perf_counter(), 0
-    net.train()
-    with runtime.StopFlag(cfg.max_minutes) as stop:
-        while step < budget and stop_reason is None:
-            lr = learning_rate(cfg, step + 1)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            micro = [next(batches) for _ in range(cfg.accumulate)]
-            batches_seen += cfg.accumulate
-            n_tokens = sum((t != D.PAD_ID).sum() for _, _, t in micro)  # a tensor: no sync
-            step_loss = torch.zeros((), device=rt.device)
-            for i, (src, tgt_in, tgt_out) in enumerate(micro):
-                sync = i == len(micro) - 1 or not rt.distributed
-                with (contextlib.nullcontext() if sync else net.no_sync()), rt.autocast():
-                    loss, nll, n = label_smoothed_loss(net(src, tgt_in), tgt_out,
-                                                       cfg.label_smoothing)
-                    # the step's loss is the mean over all its target tokens
-                (loss / n_tokens).backward()
-                step_loss += loss.detach() / n_tokens
-                window += torch.stack([loss.detach().double(), nll.detach().double(), n.double()])
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            step += 1
-            losses.append(step_loss)
-            tokens_t0 += n_tokens
-            log.advance()
-            if step % cfg.log_every == 0:
-                check_finite(losses, step - len(losses) + 1)
-                losses.clear()
-                loss_sum, nll_sum, n = runtime.all_reduce(window.clone()).tolist()
-                window.zero_()
-                elapsed = time.perf_counter() - t0
-                log.log(step, "train", loss=loss_sum / n, nll=nll_sum / n, lr=lr,
-                        epoch=round(batches_seen / per_epoch, 3),
-                        target_tokens_per_s=round(float(tokens_t0) * rt.world_size / elapsed, 1))
-            if step % cfg.eval_every == 0 or step == budget:
+        def validate() -> None:
+            with run.paused():
                 result = evaluate_loss(model, valid_batches.epoch(0), cfg.label_smoothing)
                 if rt.is_main:
                     sample = encoded["valid"][:cfg.bleu_sentences]
                     hyps = translate(model, tok, sample, beam=1, alpha=cfg.length_penalty,
                                      device=rt.device)
-                    result["bleu_greedy"] = bleu(hyps, [r for _, r in
-                                                        corpus.valid[:len(sample)]])[0]
-                log.log(step, "valid", **result)
-            if step % cfg.ckpt_every == 0 and rt.is_main:
-                save_checkpoint(out / "last.pt", state())
+                    refs = [r for _, r in corpus.valid[:len(sample)]]
+                    result["bleu_greedy"] = bleu(hyps, refs)[0]
+            run.log("valid", **result)
+            run.keep_best("valid_loss", result["loss"])  # best.pt, on the validation pairs
+
+        batches = stream()
+        logged = run.train_time  # for target tokens per second
+        net.train()
+        while not run.should_stop():
+            lr = learning_rate(cfg, run.step + 1)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            micro = [next(batches) for _ in range(cfg.accumulate)]
+            progress.batches_seen += cfg.accumulate
+            step_loss, sums = accumulate_gradients(net, micro, rt, scaler, cfg.label_smoothing)
+            scaler.step(opt)
+            scaler.update()
+            opt.zero_grad(set_to_none=True)
+            run.step += 1
+            run.track_loss(step_loss)
+            window.add(**sums)
+            if run.step % cfg.log_every == 0:
+                run.check_finite()
+                w = window.flush()
+                run.log("train", loss=w["loss"] / w["tokens"], nll=w["nll"] / w["tokens"], lr=lr,
+                        epoch=round(progress.batches_seen / per_epoch, 3),
+                        target_tokens_per_s=round(w["tokens"] / max(run.train_time - logged,
+                                                                    1e-9), 1))
+                logged = run.train_time
+            if run.step % cfg.eval_every == 0:
+                validate()
+            if run.step % cfg.ckpt_every == 0:
                 # DEVIATION(D6): snapshots every ckpt_every steps (paper: every 10 minutes)
-                if cfg.average_last:  # §6.1: the last checkpoints, kept for averaging
-                    export_safetensors(model, out / f"snapshot-{step}.safetensors")
-                    snapshots = (snapshots + [step])[-cfg.average_last:]
+                if cfg.average_last and rt.is_main:  # §6.1: the last checkpoints, averaged
+                    export_safetensors(model, out / f"snapshot-{run.step}.safetensors")
+                    progress.snapshots = (progress.snapshots + [run.step])[-cfg.average_last:]
                     for old in out.glob("snapshot-*.safetensors"):
-                        if int(old.stem.split("-")[1]) not in snapshots:
+                        if int(old.stem.split("-")[1]) not in progress.snapshots:
                             old.unlink()
-            if not rt.distributed or step % 10 == 0:
-                stop_reason = stop.check(rt.device)
-    check_finite(losses, step - len(losses) + 1)
-    if stop_reason is None and step < cfg.steps:
-        stop_reason = "max_steps"
-    summary = {"dataset": corpus.name, "pair": f"{corpus.src_lang}-{corpus.tgt_lang}",
-               "preset": cfg.preset, "seed": cfg.seed, "step": step, "steps": cfg.steps,
-               "stopped": stop_reason, "params": header["params"],
-               "train_time_s": round(time.perf_counter() - t0, 2)}
-    if rt.is_main:
-        save_checkpoint(out / "last.pt", state())
-    if stop_reason not in ("SIGTERM", "SIGINT") and rt.is_main:
-        export_safetensors(model, out / "model.safetensors", {"config": json.dumps(to_dict(cfg))})
-        tok.save(out / "tokenizer.json")
-        summary.update(final_evaluation(cfg, model, tok, corpus, encoded, out, snapshots, rt))
-    log.finish(summary)
-    return {**summary, "out": str(out)}
+                run.save()  # after the snapshot joined the list
+
+        run.check_finite()
+        summary = {"dataset": corpus.name, "pair": f"{corpus.src_lang}-{corpus.tgt_lang}",
+                   "preset": cfg.preset, "seed": cfg.seed, "params": params}
+        if not run.interrupted:
+            if run.step % cfg.eval_every:  # a final validation (else the loop has just made it)
+                validate()
+            if rt.is_main:
+                with run.paused():
+                    tok.save(out / "tokenizer.json")
+                    summary.update(final_evaluation(cfg, model, tok, corpus, encoded, out,
+                                                    progress.snapshots, rt))
+        return run.finish(summary)
 
 
 def average_snapshots(model: Transformer, paths: list[Path]) -> Transformer:
@@ -407,4 +403,4 @@ def final_evaluation(cfg: Config, model: Transformer, tok, corpus, encoded, out:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main, Config, PRESETS))
+    raise SystemExit(cli(main, Config, PRESETS))

@@ -20,7 +20,6 @@ from milestones.core.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
-    start_run,
 )
 
 
@@ -145,19 +144,11 @@ def test_safetensors_export_round_trip(tmp_path):
     assert _equal(a.state_dict(), b.state_dict())
 
 
-def test_start_run_creates_or_resumes(tmp_path, capsys):
-    from milestones.core.config import RunConfig
-
-    out = tmp_path / "run"
-    assert start_run(out, RunConfig(out=str(out))) is None
-    assert (out / "config.json").is_file()
-    assert start_run(out, RunConfig(out=str(out), resume=True)) is None
-    assert "no checkpoint" in capsys.readouterr().out
-    save_checkpoint(out / "last.pt", {"step": 7, "config": {**RunConfig().__dict__, "seed": 1}})
-    state = start_run(out, RunConfig(out=str(out), resume=True, max_steps=9))
-    assert state["step"] == 7
-    printed = capsys.readouterr().out
-    assert "changed config fields" in printed and "'seed': (1, 0)" in printed
-    assert "max_steps" not in printed  # a runtime field
-    assert start_run(tmp_path / "other", RunConfig(), is_main=False) is None
-    assert not (tmp_path / "other").exists()  # only rank 0 writes
+def test_a_folder_or_a_foreign_global_is_one_clear_error(tmp_path):
+    (tmp_path / "last.pt").mkdir()
+    with pytest.raises(CheckpointError, match="is a folder, not a checkpoint"):
+        load_checkpoint(tmp_path / "last.pt")
+    torch.save({"format": "milestones-checkpoint/1", "crc32": 0, "state": {"x": Evil()}},
+               tmp_path / "code.pt")
+    with pytest.raises(CheckpointError, match=r"pickled Python object \(.*print\)"):
+        load_checkpoint(tmp_path / "code.pt")

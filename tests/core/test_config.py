@@ -1,25 +1,26 @@
-"""core.config: presets, CLI overrides, validation naming the field, exit codes."""
+"""core.config and core.run.cli: presets, CLI overrides, validation naming the field, exit
+codes."""
 
 import dataclasses
 import json
 
 import pytest
 
+from milestones.core.checkpoint import CheckpointError
 from milestones.core.config import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_PREEMPTED,
     EXIT_USAGE,
     ConfigError,
-    RunConfig,
     changed_fields,
     parse,
     require,
-    run,
     save_config,
 )
-from milestones.core.data import DataUnavailable
+from milestones.core.data import DataUnavailable, MissingPackage
 from milestones.core.metrics import NonFiniteLoss
+from milestones.core.run import RunConfig, cli
 
 
 @dataclasses.dataclass
@@ -100,6 +101,8 @@ def test_save_and_compare(tmp_path):
     ({"stopped": "SIGTERM"}, EXIT_PREEMPTED), ({"stopped": "SIGINT"}, EXIT_PREEMPTED),
     (DataUnavailable("x", ["/a"], how="get it", offline="use y"), EXIT_USAGE),
     (ConfigError("lr", 1, "bad"), EXIT_USAGE), (NonFiniteLoss("nan at step 3"), EXIT_ERROR),
+    (CheckpointError("last.pt is corrupted"), EXIT_USAGE),
+    (MissingPackage("gymnasium", "rl", "the environments"), EXIT_USAGE),
 ])
 def test_run_maps_outcomes_to_exit_codes(outcome, code, capsys):
     def main(cfg):
@@ -107,7 +110,14 @@ def test_run_maps_outcomes_to_exit_codes(outcome, code, capsys):
             raise outcome
         return outcome
 
-    assert run(main, DemoConfig, PRESETS, args=[]) == code
+    assert cli(main, DemoConfig, PRESETS, args=[]) == code
     err = capsys.readouterr().err
     if isinstance(outcome, Exception):
         assert err.startswith("error: ") and "Traceback" not in err
+    elif outcome["stopped"]:  # a stopped run says how to go on
+        assert "--resume" in err
+
+
+def test_resume_and_overwrite_exclude_each_other():
+    with pytest.raises(ConfigError, match="--overwrite"):
+        DemoConfig(resume=True, overwrite=True)

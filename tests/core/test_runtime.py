@@ -13,7 +13,7 @@ import torch.distributed as dist
 from torch import nn
 
 from milestones.core import runtime
-from milestones.core.config import RunConfig
+from milestones.core.run import RunConfig
 
 
 def test_setup_on_cpu_defaults_to_fp32():

@@ -30,7 +30,7 @@ def test_huber_loss_clips_the_error_gradient_to_one():
     batch = {"state": torch.eye(3)[[0, 1, 2, 0]], "next_state": torch.zeros(4, 3),
              "action": torch.tensor([0, 1, 0, 1]), "reward": torch.tensor([10.0, -10, 0.2, 0]),
              "terminal": torch.ones(4, dtype=torch.bool)}
-    loss, _ = T.td_loss(q, target, batch, 0.99, "huber")
+    loss, _ = T.minibatch_loss(q, target, batch, 0.99, "huber")
     loss.backward()
     q_sa = q.weight.detach().T[batch["state"].argmax(1), batch["action"]]
     err = (q_sa - batch["reward"]).clamp(-1, 1) / 4

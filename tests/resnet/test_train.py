@@ -103,7 +103,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_75(tmp_path):
 
 
 def test_time_budget_ends_cleanly_with_a_final_evaluation(tmp_path):
-    code = T.run(T.main, T.Config, T.PRESETS, args=[
+    code = T.cli(T.main, T.Config, T.PRESETS, args=[
         "--preset", "smoke", "--steps", "100000", "--lr-steps", "50000", "--max-minutes", "0.02",
         "--out", str(tmp_path / "run")])
     assert code == EXIT_OK
@@ -126,7 +126,7 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp
         T.main(smoke(tmp_path))
     assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 4  # the last good one
     calls.clear()
-    code = T.run(T.main, T.Config, T.PRESETS, args=["--preset", "smoke", "--out",
+    code = T.cli(T.main, T.Config, T.PRESETS, args=["--preset", "smoke", "--out",
                                                     str(tmp_path / "cli")])
     assert code == EXIT_ERROR
 

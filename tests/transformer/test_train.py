@@ -40,12 +40,6 @@ def test_learning_rate_is_equation_3():
         2 * T.learning_rate(cfg, 100))
 
 
-def test_adam_settings_of_section_5_3(tmp_path):
-    cfg = T.paper()
-    assert (cfg.beta2, cfg.warmup, cfg.label_smoothing, cfg.dropout, cfg.average_last,
-            cfg.beam, cfg.length_penalty) == (0.98, 4000, 0.1, 0.1, 5, 4, 0.6)
-
-
 def smoke(tmp_path, name="run", **overrides) -> T.Config:
     return dataclasses.replace(T.smoke(), out=str(tmp_path / name), data_root=str(tmp_path),
                                **overrides)
@@ -61,6 +55,12 @@ def test_smoke_writes_the_run_folder(tmp_path):
     assert 0 <= summary["test_bleu"] <= 100 and "long_bleu" in summary
     assert summary["averaged_steps"] == [8, 12]
     assert "nrefs:1" in summary["bleu_signature"]
+    # §5.3's optimizer as train.py builds it: Adam (0.9, 0.98, 1e-9) at Eq. 3's rate
+    from milestones.core.checkpoint import load_checkpoint
+
+    group = load_checkpoint(run / "last.pt")["optimizer"]["param_groups"][0]
+    assert tuple(group["betas"]) == (0.9, T.paper().beta2) == (0.9, 0.98)
+    assert group["eps"] == 1e-9 and group["lr"] == pytest.approx(T.learning_rate(T.smoke(), 12))
 
 
 def test_resume_is_exact(tmp_path):
@@ -76,20 +76,28 @@ def test_resume_is_exact(tmp_path):
 
 
 def test_gradient_accumulation_equals_a_bigger_batch_step(tmp_path):
-    """Two accumulated batches give the gradient of their union (loss / all target tokens)."""
+    """train.accumulate_gradients over two batches gives the gradient of one batch holding both
+    (the mean loss over all their target tokens): how --accumulate builds §5.1's big batches."""
+    from milestones.core import runtime
+
     cfg = smoke(tmp_path)
     _, tok, encoded = T.load_data(cfg)
     torch.manual_seed(0)
     model = T.build_model(dataclasses.replace(cfg, dropout=0.0), tok.vocab_size)
     batches = T.D.TokenBatches(encoded["train"], 200, shuffle=False)
-    (a, b) = [x for _, x in zip(range(2), batches.epoch(0), strict=False)]
-    n = sum(int((t != 0).sum()) for _, _, t in (a, b))
-    for src, tgt_in, tgt_out in (a, b):
-        (T.label_smoothed_loss(model(src, tgt_in), tgt_out, 0.1)[0] / n).backward()
+    a, b = [x for _, x in zip(range(2), batches.epoch(0), strict=False)]
+    rt = runtime.Runtime(torch.device("cpu"), None)
+    step_loss, sums = T.accumulate_gradients(model, [a, b], rt, rt.grad_scaler(), 0.1)
     accumulated = [p.grad.clone() for p in model.parameters()]
+
     model.zero_grad()
-    total = sum(T.label_smoothed_loss(model(s, i), o, 0.1)[0] for s, i, o in (a, b)) / n
-    total.backward()
+    pairs, _ = batches.order(0)  # the union: both batches' pairs, collated as one batch
+    src, tgt_in, tgt_out = batches.collate(torch.cat([pairs[lo:hi] for lo, hi in
+                                                      batches.bounds[:2]]))
+    loss, _, n = T.label_smoothed_loss(model(src, tgt_in), tgt_out, 0.1)
+    (loss / n).backward()
+    assert sums["tokens"] == n and len(a[0]) + len(b[0]) == len(src)
+    torch.testing.assert_close(step_loss, loss.detach() / n)
     for g, p in zip(accumulated, model.parameters(), strict=True):
         torch.testing.assert_close(g, p.grad)
 
@@ -110,9 +118,9 @@ def test_checkpoint_averaging_is_the_mean_of_the_snapshots(tmp_path):
 
 
 def test_bad_values_and_bad_data_fail_clearly(tmp_path):
-    res = run_cli("-m", "milestones.transformer.train", "--preset", "smoke", "--heads", "3",
+    res = run_cli("-m", "milestones.transformer.train", "--preset", "smoke", "--h", "3",
                   "--out", str(tmp_path / "r"))
-    assert res.returncode == EXIT_USAGE and "`heads`" in res.stderr
+    assert res.returncode == EXIT_USAGE and "`h`" in res.stderr
     assert not (tmp_path / "r").exists()
     bad = tmp_path / "bad.tsv"
     bad.write_text("a b\tc d\nno tab here\n")
