@@ -20,15 +20,30 @@ class Milestone:
     title: str
     authors: str
     arxiv: str  # arXiv id or venue
+    package: str = ""  # its import path, when not milestones.<name> (a test's toy milestone)
+
+    @property
+    def module(self) -> str:
+        return self.package or f"milestones.{self.name}"
+
+    @property
+    def path(self) -> Path:
+        """The subpackage's folder, found without importing it (or torch)."""
+        if not self.package:
+            return Path(__file__).parent / self.name
+        import importlib.util
+
+        spec = importlib.util.find_spec(self.package)
+        return Path(spec.origin).parent if spec and spec.origin else Path("/nonexistent")
 
     @property
     def implemented(self) -> bool:
         """True once the subpackage has its training entry point (checked on disk, no import)."""
-        return (Path(__file__).parent / self.name / "train.py").is_file()
+        return (self.path / "train.py").is_file()
 
     @property
     def commands(self) -> tuple[str, str]:
-        prefix = f"python -m milestones.{self.name}"
+        prefix = f"python -m {self.module}"
         return f"{prefix}.train", f"{prefix}.reproduce"
 
 

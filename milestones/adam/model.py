@@ -133,7 +133,7 @@ def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor,
     $-\mathbb{E}_q[\log p(x|z)] + KL(q(z|x) \| N(0, I))$ with a Bernoulli likelihood on pixel
     intensities in [0, 1] and the Gaussian KL in closed form,
     $KL = -\tfrac12 \sum_j (1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2)$."""
-    target = x.flatten(1)
+    target = x.flatten(1)  # DEVIATION(D11): grey levels in [0, 1], not binarised pixels
     reconstruction = F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(1)
     kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
     return (reconstruction + kl).mean()

@@ -64,7 +64,8 @@ class _Optimizer(Optimizer):
     def __init__(self, params: ParamsT, defaults: dict):
         defaults.setdefault("maximize", False)
         defaults.setdefault("foreach", None)
-        super().__init__(params, defaults)
+        defaults.setdefault("differentiable", False)  # as torch.optim's: a reloaded state dict
+        super().__init__(params, defaults)  # gains it (Optimizer.__setstate__), so start with it
 
     def __setstate__(self, state: dict) -> None:  # also runs in load_state_dict
         super().__setstate__(state)

@@ -121,6 +121,9 @@ class Config(RunConfig):
             require(0 <= getattr(self, field) < 1, self, field, "must be in [0, 1)")
         for field in ("hidden", "batch_size", "log_every", "ckpt_every"):
             require(getattr(self, field) > 0, self, field, "must be > 0")
+        for field in ("train_size", "test_size"):
+            require(getattr(self, field) is None or getattr(self, field) > 0, self, field,
+                    "must be > 0")
         require(self.epochs > 0, self, "epochs", "must be > 0")
         require(self.eval_every > 0, self, "eval_every", "must be > 0")
         require(self.val_size >= 0, self, "val_size", "must be >= 0")
@@ -157,6 +160,7 @@ def resolve_dataset(cfg: Config) -> list[str]:
         return ["reviews" if cfg.task == "bow" else "segments"]
     if cfg.dataset != "auto":
         return [cfg.dataset]
+    # DEVIATION(D3): without IMDB (no network), the built-in sparse reviews stand in
     return {"cnn": ["cifar10"], "bow": ["imdb", "reviews"]}.get(
         cfg.task, ["mnist", "fashion-mnist", "segments"])
 
@@ -235,6 +239,7 @@ def evaluate(cfg: Config, model: nn.Module, batches, rt: runtime.Runtime) -> dic
 
 def learning_rate(cfg: Config, base: float, step: int) -> float:
     """alpha, or alpha / sqrt(t) at iteration t = step + 1 (§6.1)."""
+    # DEVIATION(D4): t counts iterations (the paper does not say; §4's analysis does)
     return base / math.sqrt(step + 1) if cfg.lr_schedule == "inv-sqrt" else base
 
 

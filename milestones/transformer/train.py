@@ -100,8 +100,9 @@ class Config(RunConfig):
         super().__post_init__()
         for f in ("vocab_size", "max_len", "N", "d_model", "h", "d_ff", "max_tokens",
                   "accumulate", "steps", "warmup", "log_every", "eval_every", "ckpt_every",
-                  "beam", "synthetic_train"):
+                  "beam", "synthetic_train", "bleu_sentences"):
             require(getattr(self, f) > 0, self, f, "must be > 0")
+        require(self.length_penalty >= 0, self, "length_penalty", "must be >= 0")
         require(self.d_model % self.h == 0, self, "h", f"must divide d_model ({self.d_model})")
         require(0 <= self.dropout < 1, self, "dropout", "must be in [0, 1)")
         require(0 <= self.label_smoothing < 1, self, "label_smoothing", "must be in [0, 1)")
