@@ -194,13 +194,16 @@ def load_corpus(name: str = "synthetic", *, data_files: list[str] | str | None =
     ``data_files`` (or ``name="tsv"``): one TSV file, split 98/1/1 (:func:`split_pairs`), or
     three: train, valid, test. A relative path not found here is looked up under the data root.
     ``lang_pair`` "src-tgt" picks the direction for the Hugging Face datasets. Raises
-    :class:`DataUnavailable` when a dataset is neither cached nor downloadable."""
+    :class:`DataUnavailable` when a dataset is neither cached nor downloadable, and a
+    ``ConfigError`` naming the option (``--dataset``, ``--lang-pair``, ``--data-files``) for a
+    name, language pair or file that cannot be read."""
     if isinstance(data_files, (str, Path)):
         data_files = [data_files]
     if data_files:
         name = "tsv"
     if name not in CORPORA:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(CORPORA)}")
+        raise ConfigError("dataset", name, f"unknown dataset {name!r}; choose one of "
+                          f"{', '.join(CORPORA)}")
     if synthetic_kw and name != "synthetic":
         raise ValueError(f"{sorted(synthetic_kw)} only apply to the synthetic corpus, not {name}")
     if name == "synthetic":
@@ -210,15 +213,15 @@ def load_corpus(name: str = "synthetic", *, data_files: list[str] | str | None =
     if name == "tsv":
         return _load_tsv_corpus(data_files or [], lang_pair, data_root)
     if lang_pair not in _HF[name][1]:
-        raise ValueError(f"{name} has no language pair {lang_pair!r}; choose one of "
-                         f"{', '.join(_HF[name][1])}")
+        raise ConfigError("lang_pair", lang_pair, f"{name} has no language pair {lang_pair!r}; "
+                          f"choose one of {', '.join(_HF[name][1])}")
     return _load_hf(name, lang_pair, data_root)
 
 
 def _load_tsv_corpus(files: list[str], lang_pair: str, root: str | None) -> Corpus:
     if len(files) not in (1, 3):
-        raise ValueError(f"tsv needs one file (split 98/1/1) or three (train, valid, test), "
-                         f"got {len(files)}: pass them with --data-files")
+        raise ConfigError("data_files", files, f"tsv needs one file (split 98/1/1) or three "
+                          f"(train, valid, test), got {len(files)}")
     paths = []
     for f in files:
         path = Path(f).expanduser()
@@ -232,7 +235,12 @@ def _load_tsv_corpus(files: list[str], lang_pair: str, root: str | None) -> Corp
                                       "lines", offline=OFFLINE, why="no such file")
         paths.append(path)
     if len(paths) == 1:
-        train, valid, test = split_pairs(load_tsv(paths[0]))
+        pairs = load_tsv(paths[0])
+        if len(pairs) < 3:
+            raise CorpusError(paths[0], None, f"{len(pairs)} pair{'s' * (len(pairs) != 1)}: one "
+                              "file is split into train, valid and test and needs at least 3 "
+                              "(or give three files)")
+        train, valid, test = split_pairs(pairs)
         source = f"{paths[0]} (split 98/1/1 by a seeded permutation)"
     else:
         train, valid, test = (load_tsv(p) for p in paths)

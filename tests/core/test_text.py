@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from milestones.core import text as D
+from milestones.core.config import ConfigError
 from milestones.core.data import DataUnavailable
 from milestones.core.text import BOS_ID, EOS_ID, PAD_ID
 from tests.core.test_hub import cache_dataset
@@ -78,6 +79,47 @@ def test_tsv_corpus_from_one_or_three_files(tmp_path):
     (tmp_path / "root").mkdir()
     write(tmp_path / "root", "a\tb\nc\td\ne\tf\n", "rel.tsv")  # relative: found under the root
     assert len(D.load_corpus(data_files="rel.tsv", data_root=str(tmp_path / "root")).train) == 1
+
+
+def test_a_tsv_of_fewer_than_3_pairs_is_a_corpus_error(tmp_path):
+    path = write(tmp_path, "a\tb\nc\td\n", "two.tsv")
+    with pytest.raises(D.CorpusError, match="two.tsv: 2 pairs: .* needs at least 3") as err:
+        D.load_corpus("tsv", data_files=[str(path)])
+    assert err.value.field == "data_files" and err.value.line is None
+
+# ---- named datasets ------------------------------------------------------------------------------
+
+def test_unknown_dataset_or_language_pair():
+    with pytest.raises(ValueError, match="unknown dataset 'wmt99'.*synthetic, wmt14"):
+        D.load_corpus("wmt99")
+    with pytest.raises(ValueError, match="no language pair 'en-xx'.*en-de, de-en, en-fr"):
+        D.load_corpus("wmt14", lang_pair="en-xx")
+    with pytest.raises(ValueError, match="no language pair 'en-fr'.*en-de"):
+        D.load_corpus("multi30k", lang_pair="en-fr")
+    with pytest.raises(ValueError, match="only apply to the synthetic"):
+        D.load_corpus("wmt14", n_train=10)
+    assert len(D.load_corpus("synthetic", n_train=10, n_valid=2, n_test=2, n_long=0).train) == 10
+
+
+def test_bad_names_are_config_errors_naming_the_option():
+    for kwargs, field in [({"name": "wmt99"}, "dataset"),
+                          ({"name": "wmt14", "lang_pair": "en-xx"}, "lang_pair"),
+                          ({"name": "iwslt2017", "lang_pair": "de"}, "lang_pair"),
+                          ({"name": "tsv", "data_files": ["a.tsv", "b.tsv"]}, "data_files")]:
+        with pytest.raises(ConfigError) as err:  # the command line: one line, exit code 2
+            D.load_corpus(**kwargs)
+        assert err.value.field == field and f"--{field.replace('_', '-')}" in str(err.value)
+    assert D.HF_DATASETS["multi30k"] == ("en-de", "de-en")
+
+@pytest.mark.parametrize("name", ["wmt14", "multi30k"])
+def test_missing_hugging_face_dataset_is_data_unavailable(tmp_path, name):
+    start = time.perf_counter()
+    with pytest.raises(DataUnavailable) as err:
+        D.load_corpus(name, lang_pair="en-de", data_root=str(tmp_path))
+    assert time.perf_counter() - start < 10  # offline: no retries against the Hub
+    message = str(err.value)
+    assert name in message and "--dataset synthetic" in message and "--data-files" in message
+    assert str(tmp_path / "huggingface") in message and "load_dataset(" in message
 
 
 def test_hugging_face_rows_become_pairs(monkeypatch):
