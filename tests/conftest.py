@@ -40,6 +40,24 @@ def make_image_folder(root: Path, classes, n_per_class: int, size=(32, 32), ext=
                 Image.fromarray(pixels).save(root / split / name / f"{i:04d}.{ext}")
 
 
+@pytest.fixture(scope="module")
+def corpus():
+    """The built-in language pair: 3000 / 200 / 300 pairs and 100 long ones (core.language)."""
+    from milestones.core.language import synthetic_corpus
+
+    return synthetic_corpus(n_train=3000, n_valid=200, n_test=300, n_long=100, seed=0)
+
+
+@pytest.fixture(scope="module")
+def tok(corpus, tmp_path_factory):
+    """A BPE of at most 600 tokens trained on ``corpus`` (core.text)."""
+    pytest.importorskip("tokenizers", reason="needs the text extra: pip install 'milestones[text]'")
+    from milestones.core.text import train_tokenizer
+
+    texts = [s for pair in corpus.train for s in pair]
+    return train_tokenizer(texts, 600, tmp_path_factory.mktemp("tokenizers"))
+
+
 @pytest.fixture(scope="session")
 def cifar10_folder(tmp_path_factory) -> Path:
     """The real CIFAR-10 image folder (train/<class>/*, test/<class>/*), extracted once."""

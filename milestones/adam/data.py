@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from milestones.core.data import DataUnavailable, IndexBatches, data_root
+from milestones.core.data import IndexBatches, data_root
 from milestones.core.datasets import (
     Split,
     load_cifar10,
@@ -29,6 +29,7 @@ from milestones.core.datasets import (
     load_mnist,
     split_train_val,
 )
+from milestones.core.hub import load_hf_dataset, location
 
 VOCAB_SIZE = 10_000  # §6.1: "the 10,000 most frequent words"
 OFFLINE_IMAGES = "--dataset segments (built in, procedurally generated)"
@@ -197,37 +198,14 @@ def load_bow(name: str, root: str | None = None, val_size: int = 0,
     if name != "imdb":
         raise ValueError(f"unknown bag-of-words dataset {name!r}")
     cache = data_root(root) / "huggingface"
-    try:
-        import datasets
-
-        if not any(cache.glob("*imdb*")) and not _hub_reachable():
-            raise ConnectionError("no cached copy, and huggingface.co is unreachable")
-        imdb = datasets.load_dataset("imdb", cache_dir=str(cache))
-    except Exception as e:  # not installed, offline, hub unreachable
-        raise DataUnavailable(
-            "imdb", [cache], how="pip install datasets (the `text` extra) with network access "
-            "once: the 25k/25k IMDB reviews (84 MB) are then cached there",
-            offline=OFFLINE_TEXT, why=f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") \
-            from None
+    imdb = load_hf_dataset("imdb", cache_dir=cache, saved=data_root(root) / "imdb", what="imdb",
+                           offline=OFFLINE_TEXT, note="the 25k/25k IMDB reviews, 84 MB",
+                           splits=("train", "test"))
     train_x, test_x, _ = bags_of_words(imdb["train"]["text"], imdb["test"]["text"])
     return _dataset(name, Split(train_x, torch.tensor(imdb["train"]["label"])),
                     Split(test_x, torch.tensor(imdb["test"]["label"])), 2,
-                    f"IMDB via Hugging Face datasets, cached in {cache}", val_size, train_size,
+                    f"IMDB via Hugging Face datasets, in {location(imdb)}", val_size, train_size,
                     test_size)
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """A quick look for the Hugging Face Hub (its client retries for ~20 s before failing)."""
-    import os
-    import socket
-
-    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
-        return False
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 # ---- whitening (§6.3) ----------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import torch
 from milestones.adam import playground
 from milestones.adam import train as T
 from milestones.core.config import EXIT_PREEMPTED, require
-from milestones.core.data import DataUnavailable
+from milestones.core.data import DataUnavailable, MissingPackage
 from milestones.core.jobs import finished_summary, map_runs
 from milestones.core.metrics import NonFiniteLoss, environment, read_metrics
 from milestones.core.plots import plot_curves
@@ -306,7 +306,7 @@ def fig1bow(cfg: Config, out: Path) -> dict:
         try:
             T.load_data(T.Config(task="bow", dataset="imdb", data_root=cfg.data_root))
             dataset = "imdb"
-        except DataUnavailable:
+        except (DataUnavailable, MissingPackage):
             dataset = "reviews"
     base = base_config(cfg, task="bow", dataset=dataset, dropout=0.5, log_every=50,
                        eval_every=cfg.fig1bow_epochs, ckpt_every=10**9, out=str(out / "fig1bow"))

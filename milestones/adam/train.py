@@ -33,7 +33,7 @@ from milestones.adam.model import (
 from milestones.adam.optim import OPTIMIZERS
 from milestones.core import runtime
 from milestones.core.config import require
-from milestones.core.data import DataUnavailable
+from milestones.core.data import DataUnavailable, MissingPackage
 from milestones.core.run import Run, RunConfig, Window, cli, launch
 
 Task = Literal["logreg", "bow", "mlp", "cnn", "vae"]
@@ -176,7 +176,7 @@ def load_data(cfg: Config) -> D.Dataset:
             return D.load_images(name, cfg.data_dir, cfg.data_root, cfg.download,
                                  val_size=cfg.val_size, train_size=cfg.train_size,
                                  test_size=cfg.test_size)
-        except DataUnavailable as e:
+        except (DataUnavailable, MissingPackage) as e:  # e.g. imdb without `datasets`
             errors.append(e)
     raise errors[0]
 

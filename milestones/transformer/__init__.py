@@ -7,6 +7,7 @@ primitives.
     hyps = beam_search(model, src, beam_size=4, alpha=0.6)   # §6.1, with a key/value cache
 """
 
+from milestones.core.text import BOS_ID, EOS_ID, PAD_ID
 from milestones.transformer.decode import (
     Hypothesis,
     beam_search,
@@ -15,10 +16,7 @@ from milestones.transformer.decode import (
     max_output_lengths,
 )
 from milestones.transformer.model import (
-    BOS_ID,
-    EOS_ID,
     MODELS,
-    PAD_ID,
     Decoder,
     DecoderLayer,
     Encoder,

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from milestones.transformer.model import BOS_ID, EOS_ID, Transformer, padding_mask
+from milestones.core.text import BOS_ID, EOS_ID
+from milestones.transformer.model import Transformer, padding_mask
 
 
 @dataclass

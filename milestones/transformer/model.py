@@ -30,7 +30,8 @@ Mask convention (as in ``F.scaled_dot_product_attention``): a boolean mask, **Tr
 attend**, broadcast against the scores (B, h, T_q, T_k). ``nn.MultiheadAttention`` uses the
 opposite (True = masked); :func:`from_torch_state_dict` maps its weights, not its masks.
 
-Tokens: ``PAD_ID, BOS_ID, EOS_ID = 0, 1, 2`` are the defaults everywhere (configurable).
+Tokens: ``PAD_ID, BOS_ID, EOS_ID = 0, 1, 2`` (``milestones.core.text``) are the defaults
+everywhere (configurable).
 """
 
 from __future__ import annotations
@@ -43,8 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
-
+from milestones.core.text import PAD_ID
 
 # ---- masks ---------------------------------------------------------------------------------------
 

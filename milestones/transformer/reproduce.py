@@ -34,6 +34,7 @@ from milestones.core.config import require
 from milestones.core.jobs import map_runs, train_or_reuse
 from milestones.core.metrics import read_metrics
 from milestones.core.run import cli
+from milestones.core.text import BOS_ID
 from milestones.transformer import train as T
 
 VARIANTS = {  # name: (Table 3 row, config changes)
@@ -232,7 +233,7 @@ def plot_attention(cfg: T.Config, run_dir: Path, path: Path) -> Path:
     model.eval()
     src_ids, tgt_ids = encoded["test"][0]
     src = torch.tensor([src_ids])
-    tgt_in = torch.tensor([[T.D.BOS_ID] + tgt_ids])
+    tgt_in = torch.tensor([[BOS_ID] + tgt_ids])
     with torch.no_grad():
         maps = model.attention_weights(src, tgt_in)
     src_tokens = [tok.decode([i]) for i in src_ids]

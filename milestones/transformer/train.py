@@ -32,6 +32,7 @@ from milestones.core.checkpoint import export_safetensors
 from milestones.core.config import require
 from milestones.core.data import data_root, need
 from milestones.core.run import Run, RunConfig, Window, cli, launch
+from milestones.core.text import bleu
 from milestones.transformer import data as D
 from milestones.transformer.decode import beam_search, greedy_decode
 from milestones.transformer.model import Transformer, label_smoothed_loss
@@ -235,15 +236,6 @@ def translate(model: Transformer, tok, pairs: list[tuple[list[int], list[int]]],
     return out
 
 
-def bleu(hypotheses: list[str], references: list[str]) -> tuple[float, str]:
-    """Detokenised corpus BLEU with sacrebleu, and its signature (the paper's is tokenised)."""
-    import sacrebleu
-
-    metric = sacrebleu.metrics.BLEU()  # DEVIATION(D2): detokenised, not tokenised BLEU
-    score = metric.corpus_score(hypotheses, [references])
-    return score.score, str(metric.get_signature())
-
-
 # ---- training ------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -384,6 +376,7 @@ def final_evaluation(cfg: Config, model: Transformer, tok, corpus, encoded, out:
     result = {}
     last = translate(model, tok, encoded["test"], beam=cfg.beam, alpha=cfg.length_penalty,
                      device=rt.device)
+    # DEVIATION(D2): detokenised BLEU (sacrebleu, core.text.bleu), not tokenised BLEU
     result["test_bleu"], result["bleu_signature"] = bleu(last, refs)
     result["copy_source_bleu"] = bleu([s for s, _ in corpus.test], refs)[0]
     paths = [out / f"snapshot-{s}.safetensors" for s in snapshots]

@@ -67,6 +67,17 @@ def test_imdb_unavailable_offline_is_one_clear_error(tmp_path, monkeypatch):
         D.load_bow("imdb", root=str(tmp_path))
 
 
+def test_imdb_from_a_saved_copy(tmp_path):
+    datasets = pytest.importorskip("datasets", reason="needs the text extra")
+    rows = {"train": {"text": ["a good film", "a bad film", "good, good"], "label": [1, 0, 1]},
+            "test": {"text": ["bad", "good film"], "label": [0, 1]}}
+    datasets.DatasetDict({s: datasets.Dataset.from_dict(c) for s, c in rows.items()}
+                         ).save_to_disk(str(tmp_path / "imdb"))  # a copy from elsewhere
+    data = D.load_bow("imdb", root=str(tmp_path))
+    assert len(data.train.y) == 3 and data.test.y.tolist() == [0, 1]
+    assert str(tmp_path / "imdb") in data.source
+
+
 def test_zca_whitens():
     torch.manual_seed(0)
     mix = torch.randn(20, 20)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from milestones.core.config import EXIT_OK, EXIT_USAGE
+from milestones.core.run import cli
 from milestones.transformer import train as T
 from tests.conftest import run_cli
 
@@ -128,6 +129,22 @@ def test_bad_values_and_bad_data_fail_clearly(tmp_path):
                   "--data-files", str(bad), "--out", str(tmp_path / "r2"))
     assert res.returncode == EXIT_USAGE and "line 2" in res.stderr
     assert "Traceback" not in res.stderr and not (tmp_path / "r2").exists()
+
+
+def test_a_tiny_tsv_or_an_unknown_language_pair_is_one_message(tmp_path, capsys):
+    two = tmp_path / "two.tsv"
+    two.write_text("a b\tc d\ne f\tg h\n")
+    args = ["--preset", "smoke", "--dataset", "tsv", "--data-files", str(two), "--out",
+            str(tmp_path / "r")]
+    assert cli(T.main, T.Config, T.PRESETS, args) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "two.tsv: 2 pairs" in err and "at least 3" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(SystemExit) as stop:  # the config rejects it, through D.HF_DATASETS
+        cli(T.main, T.Config, T.PRESETS, ["--preset", "smoke", "--dataset", "wmt14",
+                                          "--lang-pair", "en-xx", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert stop.value.code == EXIT_USAGE and "lang_pair" in err and "en-de, de-en" in err
 
 
 def test_entry_points(tmp_path):
