@@ -11,6 +11,7 @@ What they check (DESIGN.md §3, §4, §7):
 - a bad value of any numeric field is refused naming that field; on the command line it exits 2
   and writes nothing;
 - every parameter of the smoke model gets a non-zero gradient;
+- the smoke run keeps best.pt, chosen on validation data;
 - the README's deviation rows D<n> and the code's ``# DEVIATION(D<n>)`` markers match;
 - resume in a fresh process equals the uninterrupted run: every metrics.jsonl record, the
   weights, the optimizer and everything else in last.pt; also after kill -9 at random points;
@@ -201,6 +202,18 @@ def check_gradients(s: Subject, probe: GradientProbe) -> None:
     assert probe.params, f"{s.name}: the smoke run made no optimizer step"
     bad = probe.problems()
     assert not bad, f"{s.name}: parameters without a (non-zero) gradient in the smoke run: {bad}"
+
+
+# ---- best.pt -------------------------------------------------------------------------------------
+
+def check_best(s: Subject, reference: Path) -> None:
+    """A run that evaluates keeps best.pt, chosen on validation data (never the test set)."""
+    from milestones.core.checkpoint import load_checkpoint
+
+    best = json.loads((reference / "summary.json").read_text()).get("best")
+    assert best and (reference / "best.pt").is_file(), f"{s.name}: no best.pt in the smoke run"
+    assert "test" not in best["metric"], f"{s.name}: best.pt is chosen on {best['metric']}"
+    assert load_checkpoint(reference / "best.pt")["step"] == best["step"]
 
 
 # ---- DEVIATION markers ---------------------------------------------------------------------------

@@ -54,6 +54,10 @@ def test_every_parameter_gets_a_gradient(subject, reference):
     C.check_gradients(subject, reference[1])
 
 
+def test_best_checkpoint_is_chosen_on_validation_data(subject, reference):
+    C.check_best(subject, reference[0])
+
+
 def test_deviation_markers_match_the_readme(subject):
     C.check_deviations(subject)
 

@@ -404,10 +404,10 @@ class TokenBatches:
                                   drop_last=True, rank=rank, world_size=world_size)
 
     @staticmethod
-    # DEVIATION(D5): a budget of padded tokens per side, B * max(S, T + 1) <= max_tokens
     def _cut(src_len: list[int], tgt_len: list[int], max_tokens: int) -> list[tuple[int, int]]:
         """[start, end) of each batch over the sorted pairs: grow a batch while B * max(S, T+1),
-        its padded size, fits in ``max_tokens``."""
+        its padded size, fits in ``max_tokens`` (a budget of padded tokens per side: a bound that
+        holds for memory, where §5.1 of Vaswani et al. counts ~25k real tokens per side)."""
         bounds, start, s_max, t_max = [], 0, 0, 0
         for i, (s, t) in enumerate(zip(src_len, tgt_len, strict=True)):
             s_new, t_new = max(s_max, s), max(t_max, t + 1)  # T + 1: BOS / EOS

@@ -259,6 +259,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
         if run.finished:
             return run.summary
         corpus, tok, encoded = load_data(cfg)  # DataUnavailable before anything is written
+        # DEVIATION(D5): at most max_tokens *padded* tokens per side, B * max(S, T + 1)
         train_batches = D.TokenBatches(encoded["train"], cfg.max_tokens, shuffle=True,
                                        seed=cfg.seed, rank=rt.rank, world_size=rt.world_size,
                                        device=rt.device)

@@ -76,6 +76,35 @@ def test_resume_is_exact(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_averaged_model_is_the_same_after_a_crash_and_resume(tmp_path, monkeypatch):
+    """§6.1's average of the last checkpoints survives a crash right after the checkpoint of a
+    snapshot step: the snapshot joins the list before last.pt is written."""
+    from safetensors.torch import load_file
+
+    from milestones.core.run import Run
+
+    class Killed(Exception):
+        pass
+
+    real_save = Run.save
+
+    def save_then_die(self, which="last", **kw):  # the host dies just after step 8's last.pt
+        real_save(self, which, **kw)
+        if which == "last" and self.step == 8:
+            raise Killed
+
+    T.main(smoke(tmp_path, "straight"))
+    monkeypatch.setattr(Run, "save", save_then_die)
+    with pytest.raises(Killed):
+        T.main(smoke(tmp_path, "crashed"))
+    monkeypatch.setattr(Run, "save", real_save)
+    resumed = T.main(smoke(tmp_path, "crashed", resume=True))
+    assert resumed["averaged_steps"] == [8, 12]
+    a, b = (load_file(tmp_path / n / "model-averaged.safetensors") for n in ("straight",
+                                                                             "crashed"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_gradient_accumulation_equals_a_bigger_batch_step(tmp_path):
     """train.accumulate_gradients over two batches gives the gradient of one batch holding both
     (the mean loss over all their target tokens): how --accumulate builds §5.1's big batches."""

@@ -1,0 +1,134 @@
+"""Every bad input a user or a crashed host can produce gives one clear message and exit code 2,
+before any work, and never damages a previous run: a table, run through the real command-line
+entry point (``core.run.cli``) in this process."""
+
+import dataclasses
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from milestones.core.checkpoint import load_checkpoint
+from milestones.core.config import EXIT_USAGE
+
+
+@dataclasses.dataclass
+class Case:
+    milestone: str
+    args: list[str]  # after --preset smoke --out <run>; {tmp} and {run} are filled in
+    expect: str  # a part of the message
+    setup: Callable[[Path, Path], None] | None = None  # (tmp, run folder) -> None
+    needs_run: bool = False  # starts from a finished 4-step smoke run in <run>
+    missing: str | None = None  # a package made unimportable for the case
+
+
+def corrupt(run: Path, how: str) -> None:
+    last = run / "last.pt"
+    if how == "truncate":
+        last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    elif how == "flip":
+        raw = bytearray(last.read_bytes())
+        for i in range(len(raw) // 2, len(raw) // 2 + 64):
+            raw[i] ^= 0xFF
+        last.write_bytes(raw)
+    elif how == "foreign":
+        torch.save({"weights": torch.ones(3)}, last)
+    elif how == "code":
+        torch.save({"format": "milestones-checkpoint/1", "crc32": 0, "state": {"f": print}}, last)
+    elif how == "folder":
+        last.unlink()
+        last.mkdir()
+
+
+def tsv(lines: list[str]) -> Callable[[Path, Path], None]:
+    def write(tmp: Path, run: Path) -> None:
+        (tmp / "pairs.tsv").write_text("".join(line + "\n" for line in lines))
+    return write
+
+
+CASES = {
+    "--out names a file": Case("resnet", [], "is a file, not a folder",
+                               setup=lambda tmp, run: run.write_text("not a folder")),
+    "--out in a read-only place": Case("resnet", ["--out", "/proc/milestones-run"],
+                                       "cannot be written"),
+    "an existing run without --resume": Case("resnet", [], "--resume", needs_run=True),
+    "a truncated last.pt": Case("resnet", ["--resume"], "not a readable checkpoint",
+                                setup=lambda tmp, run: corrupt(run, "truncate"), needs_run=True),
+    "a corrupted last.pt": Case("resnet", ["--resume"], "CRC-32",
+                                setup=lambda tmp, run: corrupt(run, "flip"), needs_run=True),
+    "a foreign torch file": Case("resnet", ["--resume"], "not a milestones checkpoint",
+                                 setup=lambda tmp, run: corrupt(run, "foreign"), needs_run=True),
+    "a checkpoint carrying code": Case("resnet", ["--resume"], "pickled Python object",
+                                       setup=lambda tmp, run: corrupt(run, "code"),
+                                       needs_run=True),
+    "last.pt is a folder": Case("resnet", ["--resume"], "is a folder",
+                                setup=lambda tmp, run: corrupt(run, "folder"), needs_run=True),
+    "--resume with another --model": Case("resnet", ["--resume", "--model", "resnet20"],
+                                          "does not fit this run", needs_run=True),
+    "--device cuda without CUDA": Case("resnet", ["--device", "cuda"], "CUDA is not available"),
+    "--max-len that leaves no pair": Case("transformer", ["--max-len", "1"], "`max_len`"),
+    "--data-files without --dataset tsv": Case("transformer", ["--data-files", "{tmp}/pairs.tsv"],
+                                               "--dataset tsv", setup=tsv(["a\tb"] * 5)),
+    "a TSV of two pairs": Case("transformer", ["--dataset", "tsv", "--data-files",
+                                               "{tmp}/pairs.tsv"], "at least 3",
+                               setup=tsv(["a b\tc d", "e f\tg h"])),
+    "an unknown --lang-pair": Case("transformer", ["--dataset", "wmt14", "--lang-pair", "en-xx"],
+                                   "`lang_pair`"),
+    "no tokenizers installed": Case("transformer", [], "milestones[text]", missing="tokenizers"),
+    "no sacrebleu installed": Case("transformer", [], "milestones[text]", missing="sacrebleu"),
+    "--cpu-threads -3": Case("dqn", ["--cpu-threads", "-3"], "`cpu_threads`"),
+    "no gymnasium installed": Case("dqn", [], "milestones[rl]", missing="gymnasium"),
+    "no ale-py for an Atari game": Case("dqn", [], "milestones[rl]", missing="ale_py"),
+}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A resnet smoke run stopped at step 4 (last.pt and best.pt at step 4)."""
+    from milestones.resnet import train as T
+
+    out = tmp_path_factory.mktemp("finished") / "run"
+    T.main(dataclasses.replace(T.smoke(), out=str(out), max_steps=4))
+    return out
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    if not folder.is_dir():
+        return {}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_message_and_exit_2(name, tmp_path, finished_run, monkeypatch,
+                                             capsys):
+    import importlib
+
+    case = CASES[name]
+    run = tmp_path / "run"
+    if case.needs_run:
+        shutil.copytree(finished_run, run)
+    if case.setup:
+        case.setup(tmp_path, run)
+    if case.missing:
+        monkeypatch.setitem(sys.modules, case.missing, None)  # `import` now raises ImportError
+    monkeypatch.setenv("MILESTONES_DATA", str(tmp_path / "data"))
+    before = snapshot(run)
+    T = importlib.import_module(f"milestones.{case.milestone}.train")
+    args = ["--preset", "smoke", "--out", str(run)] + [
+        a.format(tmp=tmp_path, run=run) for a in case.args]
+    try:
+        code = T.cli(T.main, T.Config, T.PRESETS, args=args)
+    except SystemExit as e:  # a value the Config refuses: tyro prints it and exits
+        code = e.code
+    captured = capsys.readouterr()
+    err = captured.err + captured.out
+    assert code == EXIT_USAGE, f"{name}: exit {code}\n{err}"
+    assert err.count("error: ") + err.count("Error parsing") == 1, err
+    assert "Traceback" not in err and case.expect in err, f"{name}: {err}"
+    assert snapshot(run) == before, f"{name}: the run folder changed"
+    if case.needs_run and (run / "best.pt").is_file():
+        assert load_checkpoint(run / "best.pt")["step"] == 4  # the previous run's best survives
