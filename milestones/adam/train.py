@@ -97,7 +97,7 @@ class Config(RunConfig):
     train_size: int | None = None
     """Use only N training examples, picked at random with a fixed seed (after the validation
     examples are set aside)."""
-    val_size: int = 5000
+    val_size: int = 5000  # DEVIATION(D12): the paper holds none out
     """Training examples held out for validation (best.pt follows the validation loss); drawn
     before --train-size applies. 0: no validation split, no best.pt."""
     test_size: int | None = None
