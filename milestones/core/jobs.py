@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -33,6 +34,8 @@ def train_or_reuse(main: Callable[[Any], dict], run: Any, done: Callable[[dict],
     if summary is None:
         summary = main(run)
         if summary["stopped"] in ("SIGTERM", "SIGINT"):
+            print(f"stopped ({summary['stopped']}) in {run.out}: rerun the same command to "
+                  "continue (finished runs are reused, this one resumes)", file=sys.stderr)
             raise SystemExit(EXIT_PREEMPTED)
     return summary
 

@@ -169,7 +169,7 @@ class Window:
         return dict(zip(self.names, sums, strict=True))
 
     def state_dict(self) -> dict:
-        return {"names": list(self.names), "sums": self.sums.cpu()}
+        return {"names": list(self.names), "sums": self.sums.detach().cpu().clone()}
 
     def load_state_dict(self, state: dict) -> None:
         if tuple(state["names"]) != self.names:
@@ -549,11 +549,23 @@ def cli(main: Callable[[C], dict], config_cls: type[C], presets: dict[str, Calla
         return EXIT_ERROR
     stopped = summary.get("stopped") if isinstance(summary, dict) else None
     if stopped:
-        again = " ".join([_prog() or "the same command", *(args or sys.argv[1:])])
-        again += "" if "--resume" in again else " --resume"
         print(f"stopped ({stopped}) at step {summary.get('step')}: a checkpoint is saved; "
-              f"continue with: {again}", file=sys.stderr)
+              f"continue with: {_resume_command(args)}", file=sys.stderr)
     return EXIT_PREEMPTED if stopped in SIGNALS else EXIT_OK
+
+
+def _resume_command(args: list[str] | None) -> str:
+    """This command with --resume, and without the budget that stopped it."""
+    kept, skip = [], False
+    for arg in (sys.argv[1:] if args is None else args):
+        if skip:
+            skip = False
+        elif arg in ("--max-steps", "--max-minutes"):
+            skip = True
+        elif not arg.startswith(("--max-steps=", "--max-minutes=", "--overwrite")):
+            kept.append(arg)
+    return " ".join([_prog() or "<the same command>", *kept]
+                    + ([] if "--resume" in kept else ["--resume"]))
 
 
 def _prog() -> str | None:
