@@ -14,47 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import torch
 import torchvision
 
 from milestones.adam import Adam, AdamW
-from milestones.core.metrics import environment
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def step_ms(opt, device) -> float:
-    sync(device)
-    t = time.perf_counter()
-    opt.step()
-    sync(device)
-    return 1000 * (time.perf_counter() - t)
+from milestones.core.bench import header, interleaved, ratio_stats
 
 
 def compare(ours_fn, theirs_fn, params_fn, reps: int, device) -> dict:
     """Interleaved step times of two optimizers on two identical parameter sets."""
-    a, b = params_fn(), params_fn()
-    ours, theirs = ours_fn(a), theirs_fn(b)
-    times = {"ours": [], "torch": []}
-    for i in range(reps + 2):  # two warm-up rounds (state allocation)
-        order = [("ours", ours), ("torch", theirs)]
-        for key, opt in order if i % 2 == 0 else order[::-1]:
-            ms = step_ms(opt, device)
-            if i >= 2:
-                times[key].append(ms)
-    paired = [x / y for x, y in zip(times["ours"], times["torch"], strict=True)]
-    q = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
-    return {"ours_ms": round(statistics.median(times["ours"]), 2),
-            "torch_ms": round(statistics.median(times["torch"]), 2),
-            "ratio": round(statistics.median(paired), 3), "ratio_iqr": [round(q[0], 3),
-                                                                        round(q[2], 3)]}
+    ours, theirs = ours_fn(params_fn()), theirs_fn(params_fn())
+    # two warm-up rounds (state allocation)
+    times = interleaved({"ours": ours.step, "torch": theirs.step}, reps, warmup=2, device=device)
+    return ratio_stats(times, "ours", "torch")
 
 
 def state_copies(opt, params) -> float:
@@ -82,11 +56,8 @@ def main(argv: list[str] | None = None) -> dict:
             q.grad = torch.randn(q.shape, generator=g).to(device) * 1e-2
         return ps
 
-    env = environment(device)
     n = sum(torch.Size(s).numel() for s in shapes)
-    result = {"benchmark": "adam", "device": str(device), "device_name": env["device_name"],
-              "threads": env["threads"], "torch": env["torch"], "git_sha": env["git_sha"],
-              "date": env["started"], "parameters": n, "tensors": len(shapes), "reps": reps,
+    result = {**header("adam", device), "parameters": n, "tensors": len(shapes), "reps": reps,
               "adam_vs_torch_foreach": compare(
                   lambda ps: Adam(ps, foreach=True), lambda ps: torch.optim.Adam(ps, foreach=True),
                   params, reps, device),

@@ -13,7 +13,7 @@
 4. The full training loop (``train.main``, greedy acting, an update every 4 steps as in Nature):
    agent steps/s, and as a ratio of the plain loop's.
 5. Replay memory bytes per transition, against storing both stacks of every transition.
-Interleaved repetitions where two things are compared; medians.
+Repetitions interleaved (each round in the reverse order of the one before); medians.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ import random
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
+from milestones.core.bench import alternate, time_ms
 from milestones.core.metrics import environment, read_metrics
 from milestones.dqn import ReplayMemory, make_env
 from milestones.dqn import train as T
@@ -43,12 +43,14 @@ def plain_loop(steps: int) -> float:
     env, _ = make_env(ENV)
     env.reset(seed=0)
     env.action_space.seed(0)
-    t = time.perf_counter()
-    for _ in range(steps):
-        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            env.reset()
-    return steps / (time.perf_counter() - t)
+
+    def run() -> None:
+        for _ in range(steps):
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset()
+
+    return steps / (time_ms(run, "cpu") / 1000)
 
 
 def acting_loop(steps: int, q, device) -> float:
@@ -58,17 +60,19 @@ def acting_loop(steps: int, q, device) -> float:
     rng = random.Random(0)
     obs, _ = env.reset(seed=0)
     memory.start(newest_frame(obs, info))
-    t = time.perf_counter()
-    for _ in range(steps):
-        a = T.act(q, obs, 0.0, info.n_actions, rng, device)
-        obs, r, terminated, truncated, _ = env.step(a)
-        memory.append(a, float(r), terminated, newest_frame(obs, info), terminated or truncated)
-        if terminated or truncated:
-            obs, _ = env.reset()
-            memory.start(newest_frame(obs, info))
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return steps / (time.perf_counter() - t)
+
+    def run() -> None:
+        nonlocal obs
+        for _ in range(steps):
+            a = T.act(q, obs, 0.0, info.n_actions, rng, device)
+            obs, r, terminated, truncated, _ = env.step(a)
+            memory.append(a, float(r), terminated, newest_frame(obs, info),
+                          terminated or truncated)
+            if terminated or truncated:
+                obs, _ = env.reset()
+                memory.start(newest_frame(obs, info))
+
+    return steps / (time_ms(run, device) / 1000)
 
 
 def learner(updates: int, device, batch_size: int = 32) -> float:
@@ -96,16 +100,13 @@ def learner(updates: int, device, batch_size: int = 32) -> float:
         loss.backward()
         opt.step()
 
-    for _ in range(3):
+    def run() -> None:
+        for _ in range(updates):
+            update()
+
+    for _ in range(3):  # warm-up
         update()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    t = time.perf_counter()
-    for _ in range(updates):
-        update()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return updates / (time.perf_counter() - t)
+    return updates / (time_ms(run, device) / 1000)
 
 
 def full_loop(steps: int, device: str) -> float:
@@ -135,13 +136,11 @@ def main() -> None:
     env, info = make_env(ENV)
     torch.manual_seed(0)
     q = T.build_network(T.paper(), info).to(device)
-    plain, acting, updates, full = [], [], [], []
-    for _ in range(rounds):  # interleaved
-        plain.append(plain_loop(n_plain))
-        acting.append(acting_loop(n_act, q, device))
-        updates.append(learner(n_upd, device))
-        full.append(full_loop(n_full, args.device))
-        plain.append(plain_loop(n_plain))
+    rates = alternate({"plain": lambda: plain_loop(n_plain),
+                       "acting": lambda: acting_loop(n_act, q, device),
+                       "updates": lambda: learner(n_upd, device),
+                       "full": lambda: full_loop(n_full, args.device)}, rounds)
+    plain, acting, updates, full = (rates[k] for k in ("plain", "acting", "updates", "full"))
     med = statistics.median
     memory = ReplayMemory(1000, (84, 84), 4)
     per_transition = memory.nbytes / memory.capacity

@@ -29,24 +29,11 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from milestones.core.metrics import environment, read_metrics
+from milestones.core.bench import alternate, header, interleaved, ratio_stats, sync
+from milestones.core.metrics import read_metrics
 from milestones.resnet import data as D
 from milestones.resnet import train as T
 from milestones.resnet.model import resnet18, resnet50
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def fwd_bwd_ms(model, x, y, device) -> float:
-    sync(device)
-    t = time.perf_counter()
-    F.cross_entropy(model(x), y).backward()
-    sync(device)
-    model.zero_grad(set_to_none=True)
-    return 1000 * (time.perf_counter() - t)
 
 
 def compare_models(name: str, batch: int, size: int, reps: int, device: torch.device) -> dict:
@@ -57,20 +44,17 @@ def compare_models(name: str, batch: int, size: int, reps: int, device: torch.de
     ours.to(device)
     x = torch.randn(batch, 3, size, size, device=device)
     y = torch.randint(0, 1000, (batch,), device=device)
-    times = {"ours": [], "torchvision": []}
-    for i in range(reps + 2):  # the first two rounds warm up
-        order = [("ours", ours), ("torchvision", theirs)]
-        for key, model in (order if i % 2 == 0 else order[::-1]):
-            ms = fwd_bwd_ms(model, x, y, device)
-            if i >= 2:
-                times[key].append(ms)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    paired = [a / b for a, b in zip(times["ours"], times["torchvision"], strict=True)]
-    q = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
+
+    def fwd_bwd(model):
+        def step() -> None:
+            F.cross_entropy(model(x), y).backward()
+            model.zero_grad(set_to_none=True)
+        return step
+
+    times = interleaved({"ours": fwd_bwd(ours), "torchvision": fwd_bwd(theirs)}, reps,
+                        device=device)
     return {"batch": batch, "input": f"{size}x{size}", "reps": reps,
-            "ours_ms": round(med["ours"], 2), "torchvision_ms": round(med["torchvision"], 2),
-            "ratio": round(statistics.median(paired), 3),  # median of per-round ratios
-            "ratio_iqr": [round(q[0], 3), round(q[2], 3)]}
+            **ratio_stats(times, "ours", "torchvision")}
 
 
 def loop_config(quick: bool, device: str, out: str) -> T.Config:
@@ -116,17 +100,17 @@ def bare_images_per_s(cfg: T.Config, device: torch.device) -> float:
 
 
 def compare_loops(quick: bool, reps: int, device: torch.device) -> dict:
-    ours, bare = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(reps):
-            cfg = loop_config(quick, str(device), f"{tmp}/run{i}")
-            if i % 2 == 0:
-                ours.append(ours_images_per_s(cfg))
-                bare.append(bare_images_per_s(cfg, device))
-            else:
-                bare.append(bare_images_per_s(cfg, device))
-                ours.append(ours_images_per_s(cfg))
-    o, b = statistics.median(ours), statistics.median(bare)
+        runs = itertools.count()
+
+        def ours() -> float:
+            return ours_images_per_s(loop_config(quick, str(device), f"{tmp}/run{next(runs)}"))
+
+        def bare() -> float:
+            return bare_images_per_s(loop_config(quick, str(device), ""), device)
+
+        rates = alternate({"ours": ours, "bare": bare}, reps)
+    o, b = statistics.median(rates["ours"]), statistics.median(rates["bare"])
     cfg = loop_config(quick, str(device), "")
     return {"model": cfg.model, "batch": cfg.batch_size, "steps_timed": cfg.steps - cfg.log_every,
             "reps": reps, "ours_images_per_s": round(o, 1), "bare_images_per_s": round(b, 1),
@@ -141,11 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     device = torch.device(args.device)
     reps = args.reps or (2 if args.quick else 25)
-    env = environment(device)
-    result = {"benchmark": "resnet", "device": str(device), "device_name": env["device_name"],
-              "threads": env["threads"], "torch": env["torch"],
-              "torchvision": env["torchvision"], "git_sha": env["git_sha"],
-              "date": env["started"]}
+    result = header("resnet", device)
     if args.quick:
         result["resnet18"] = compare_models("resnet18", 4, 32, reps, device)
     else:

@@ -21,13 +21,12 @@ import argparse
 import json
 import statistics
 import sys
-import time
 
 import torch
 from torch import nn
 
 from milestones.adam import Adam
-from milestones.core.metrics import environment
+from milestones.core.bench import header, interleaved, ratio_stats
 from milestones.transformer import train as T
 from milestones.transformer.decode import greedy_decode
 from milestones.transformer.model import (
@@ -37,33 +36,6 @@ from milestones.transformer.model import (
     padding_mask,
     scaled_dot_product_attention,
 )
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn, device) -> float:
-    sync(device)
-    t = time.perf_counter()
-    fn()
-    sync(device)
-    return 1000 * (time.perf_counter() - t)
-
-
-def compare(a, b, reps: int, device) -> dict:
-    """Interleaved timings of two callables: medians and the median per-round ratio a / b."""
-    ta, tb = [], []
-    for i in range(reps + 2):
-        pair = [(ta, a), (tb, b)] if i % 2 == 0 else [(tb, b), (ta, a)]
-        for store, fn in pair:
-            ms = timed(fn, device)
-            if i >= 2:
-                store.append(ms)
-    ratios = [x / y for x, y in zip(ta, tb, strict=True)]
-    return {"ours_ms": round(statistics.median(ta), 3), "torch_ms": round(statistics.median(tb), 3),
-            "ratio": round(statistics.median(ratios), 3)}
 
 
 def attention(batch: int, length: int, reps: int, device) -> dict:
@@ -76,7 +48,8 @@ def attention(batch: int, length: int, reps: int, device) -> dict:
             out.sum().backward()
         return step
 
-    return {"shape": [batch, 8, length, 64], **compare(run(False), run(True), reps, device)}
+    times = interleaved({"ours": run(False), "torch": run(True)}, reps, device=device)
+    return {"shape": [batch, 8, length, 64], **ratio_stats(times, "ours", "torch", digits=3)}
 
 
 def encoder_layer(batch: int, length: int, reps: int, device) -> dict:
@@ -98,7 +71,8 @@ def encoder_layer(batch: int, length: int, reps: int, device) -> dict:
 
     ours.train()
     theirs.train()  # torch's fused inference fast path is for eval without grad; compare training
-    return {"batch": batch, "length": length, **compare(ours_step, torch_step, reps, device)}
+    times = interleaved({"ours": ours_step, "torch": torch_step}, reps, device=device)
+    return {"batch": batch, "length": length, **ratio_stats(times, "ours", "torch", digits=3)}
 
 
 def training_tokens_per_s(batch: int, length: int, steps: int, device) -> float:
@@ -115,8 +89,7 @@ def training_tokens_per_s(batch: int, length: int, steps: int, device) -> float:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    step()
-    times = [timed(step, device) for _ in range(steps)]
+    times = interleaved({"step": step}, steps, warmup=1, device=device)["step"]
     return batch * length / (statistics.median(times) / 1000)
 
 
@@ -133,10 +106,11 @@ def decoding(batch: int, new_tokens: int, reps: int, device) -> dict:
                               use_cache=use_cache)
         return go
 
-    result = compare(run(True), run(False), reps, device)
-    return {"batch": batch, "tokens": new_tokens, "cached_ms": result["ours_ms"],
-            "uncached_ms": result["torch_ms"],
-            "speedup": round(result["torch_ms"] / result["ours_ms"], 2)}
+    times = interleaved({"cached": run(True), "uncached": run(False)}, reps, device=device)
+    stats = ratio_stats(times, "cached", "uncached", digits=3)
+    return {"batch": batch, "tokens": new_tokens, "cached_ms": stats["cached_ms"],
+            "uncached_ms": stats["uncached_ms"],
+            "speedup": round(stats["uncached_ms"] / stats["cached_ms"], 2)}
 
 
 def main() -> None:
@@ -146,11 +120,8 @@ def main() -> None:
     args = p.parse_args()
     device = torch.device(args.device)
     q = args.quick
-    env = environment(device)
     result = {
-        "benchmark": "transformer", "device": str(device), "device_name": env["device_name"],
-        "threads": env["threads"], "torch": env["torch"], "git_sha": env["git_sha"],
-        "date": env["started"],
+        **header("transformer", device),
         "attention_eq1_vs_sdpa": attention(2 if q else 16, 16 if q else 128, 2 if q else 20,
                                            device),
         "encoder_layer_vs_torch": encoder_layer(2 if q else 16, 16 if q else 64,

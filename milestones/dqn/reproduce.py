@@ -16,15 +16,15 @@ from the network being trained. Runs reuse ``train.main``; each lands in
 from __future__ import annotations
 
 import dataclasses
-import json
 import statistics
 import time
 from pathlib import Path
 
 from milestones.core.config import require
-from milestones.core.jobs import map_runs, train_or_reuse
+from milestones.core.jobs import ReproduceConfig, map_runs, train_or_reuse
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
+from milestones.core.report import fmt, over_seeds, totals, write_results
 from milestones.core.run import cli
 from milestones.dqn import train as T
 
@@ -43,28 +43,32 @@ PAPER = {  # Nature 2015, Extended Data Table 3: average score, 10M-frame runs
 
 
 @dataclasses.dataclass
-class Config:
+class Config(ReproduceConfig):
     """Reproduce Extended Data Table 3: experience replay x target network."""
 
     preset: str = "cpu"
     """cpu (about 30 minutes on 2 cores), smoke (seconds, for tests), paper (Breakout, GPU)."""
+    out: str = "runs/dqn/reproduce"
+    device: str = "cpu"
+    """Device of every run. cpu (the default) gives each run one thread, which suits the small
+    networks of CartPole and Acrobot; auto = cuda > mps > cpu."""
     envs: tuple[str, ...] = ("CartPole-v1", "Acrobot-v1")
-    seeds: tuple[int, ...] = (0, 1, 2)
+    """Environments (the paper: five Atari games, Extended Data Table 3)."""
     variants: tuple[str, ...] = tuple(VARIANTS)
+    """The table's columns: replay+target, replay only, target only, neither."""
     steps: int = 100_000
     """Agent steps per run (the quick recipe's)."""
     eval_every: int = 5_000
+    """Agent steps between evaluations: greedy episodes, whose returns make the curves and the
+    mean over training."""
     eval_episodes: int = 10
-    jobs: int = 2
-    """Runs trained at once, in separate processes (one thread each)."""
-    out: str = "runs/dqn/reproduce"
-    device: str = "cpu"
+    """Episodes per evaluation (Nature: 30 games of up to 5 minutes each)."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         require(set(self.variants) <= set(VARIANTS), self, "variants",
                 f"choose from {', '.join(VARIANTS)}")
-        require(len(self.seeds) > 0, self, "seeds", "give at least one")
-        for field in ("steps", "eval_every", "eval_episodes", "jobs"):
+        for field in ("steps", "eval_every", "eval_episodes"):
             require(getattr(self, field) > 0, self, field, "must be > 0")
 
 
@@ -143,18 +147,12 @@ def main(cfg: Config) -> dict:
         results["env"] = read_metrics(Path(run.out) / "metrics.jsonl")[0]["env"]
     for variants in results["envs"].values():
         for entry in variants.values():
-            for key in ("mean_eval_return", "best_eval_return", "final_eval_return"):
-                values = [r[key] for r in entry["runs"]]
-                entry[key] = {"mean": statistics.fmean(values),
-                              "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+            entry.update(over_seeds(entry["runs"], ("mean_eval_return", "best_eval_return",
+                                                    "final_eval_return")))
     results["claims"] = claims(results)
-    results["train_time_s"] = round(sum(s["train_time_s"] for s in summaries.values()), 1)
-    results["jobs"] = jobs
-    results["wall_time_s"] = round(time.time() - t0, 1)  # small when the runs were cached
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    results.update(totals(summaries.values(), t0), jobs=jobs)
     plots(cfg, curves, out)
-    (out / "results.md").write_text(markdown(cfg, results))
-    print((out / "results.md").read_text())
+    write_results(out, results, markdown(cfg, results))
     return results
 
 
@@ -202,8 +200,9 @@ def markdown(cfg: Config, r: dict) -> str:
                   "| variant | eval return, mean over training | best eval | final eval | "
                   "Breakout (paper) |", "|---|---|---|---|---|"]
         for v, e in variants.items():
-            lines.append(f"| {v} | {_fmt(e['mean_eval_return'])} | {_fmt(e['best_eval_return'])} "
-                         f"| {_fmt(e['final_eval_return'])} | {PAPER['Breakout'].get(v, '')} |")
+            lines.append(f"| {v} | {fmt(e['mean_eval_return'], 1)} | "
+                         f"{fmt(e['best_eval_return'], 1)} | {fmt(e['final_eval_return'], 1)} | "
+                         f"{PAPER['Breakout'].get(v, '')} |")
         c = r["claims"][name]
         lines += ["", f"Ordering {PAPER['claim']}: **{'yes' if c['ordering_holds'] else 'no'}** "
                   f"(observed: {' > '.join(c['observed_order'])}; "
@@ -214,10 +213,6 @@ def markdown(cfg: Config, r: dict) -> str:
                   f"{g}: " + ", ".join(f"{v} {s}" for v, s in cols.items())
                   for g, cols in PAPER.items() if g != "claim") + ".", ""]
     return "\n".join(lines)
-
-
-def _fmt(stat: dict) -> str:
-    return f"{stat['mean']:.1f} ± {stat['std']:.1f}"
 
 
 if __name__ == "__main__":

@@ -23,16 +23,15 @@ cross-attention layers, as Figures 3-5) next to the paper's rows.
 from __future__ import annotations
 
 import dataclasses
-import json
-import statistics
 import time
 from pathlib import Path
 
 import torch
 
 from milestones.core.config import require
-from milestones.core.jobs import map_runs, train_or_reuse
+from milestones.core.jobs import ReproduceConfig, map_runs, train_or_reuse
 from milestones.core.metrics import read_metrics
+from milestones.core.report import fmt, over_seeds, totals, write_results
 from milestones.core.run import cli
 from milestones.core.text import BOS_ID
 from milestones.transformer import train as T
@@ -50,24 +49,25 @@ PAPER = {  # Table 3, newstest2013 En-De dev set: (perplexity, BLEU)
 
 
 @dataclasses.dataclass
-class Config:
+class Config(ReproduceConfig):
     """Reproduce Table 3 rows (A), (D), (E) on the built-in translation corpus."""
 
     preset: str = "cpu"
     """cpu (about an hour on 2 cores), smoke (seconds, for tests)."""
-    seeds: tuple[int, ...] = (0, 1, 2)
-    variants: tuple[str, ...] = tuple(VARIANTS)
-    steps: int = 800
-    """Optimizer steps per run (the quick preset: 1,200)."""
-    jobs: int = 2
     out: str = "runs/transformer/reproduce"
+    variants: tuple[str, ...] = tuple(VARIANTS)
+    """Table 3's rows: base, 1 head (A), no label smoothing (D), learned positions (E)."""
+    steps: int = 800
+    """Optimizer steps per run (the quick preset: 1,200; the paper's base model: 100,000)."""
     data_root: str | None = None
+    """Data root, where the built-in corpus and its BPE vocabulary are cached; default
+    $MILESTONES_DATA, else ~/.cache/milestones."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         require(set(self.variants) <= set(VARIANTS), self, "variants",
                 f"choose from {', '.join(VARIANTS)}")
-        require(len(self.seeds) > 0, self, "seeds", "give at least one")
-        require(self.steps > 0 and self.jobs > 0, self, "steps", "steps and jobs must be > 0")
+        require(self.steps > 0, self, "steps", "must be > 0")
 
 
 def cpu() -> Config:
@@ -90,7 +90,7 @@ def run_config(cfg: Config, variant: str, seed: int) -> T.Config:
     return dataclasses.replace(
         base, **changes, preset=f"reproduce-{cfg.preset}", seed=seed, steps=cfg.steps,
         eval_every=max(1, cfg.steps // 5), ckpt_every=max(1, cfg.steps // 25),
-        data_root=cfg.data_root, progress=False, resume=True,
+        data_root=cfg.data_root, device=cfg.device, progress=False, resume=True,
         out=str(Path(cfg.out) / "runs" / f"{variant.replace(' ', '-')}-s{seed}"))
 
 
@@ -125,18 +125,12 @@ def main(cfg: Config) -> dict:
         results["env"] = records[0]["env"]
         results["data"] = records[0]["data"]
     for entry in results["variants"].values():
-        for key in ("test_bleu", "test_bleu_averaged", "long_bleu", "valid_perplexity"):
-            values = [r[key] for r in entry["runs"] if r[key] is not None]
-            if values:
-                entry[key] = {"mean": statistics.fmean(values),
-                              "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+        entry.update(over_seeds(entry["runs"], ("test_bleu", "test_bleu_averaged", "long_bleu",
+                                                "valid_perplexity")))
     results["claims"] = claims(results)
-    results["train_time_s"] = round(sum(s["train_time_s"] for s in summaries.values()), 1)
-    results["wall_time_s"] = round(time.time() - t0, 1)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    results.update(totals(summaries.values(), t0))
     plots(cfg, results, runs, out)
-    (out / "results.md").write_text(markdown(cfg, results))
-    print((out / "results.md").read_text())
+    write_results(out, results, markdown(cfg, results))
     return results
 
 
@@ -278,20 +272,14 @@ def markdown(cfg: Config, r: dict) -> str:
         "| valid perplexity | paper: PPL, BLEU |", "|---|---|---|---|---|---|---|"]
     for name, e in r["variants"].items():
         ppl, bl = PAPER[name]
-        lines.append(f"| {name} | {e['row']} | {_fmt(e.get('test_bleu'))} | "
-                     f"{_fmt(e.get('test_bleu_averaged'))} | {_fmt(e.get('long_bleu'))} | "
-                     f"{_fmt(e.get('valid_perplexity'), 3)} | {ppl}, {bl} |")
+        lines.append(f"| {name} | {e['row']} | {fmt(e.get('test_bleu'), 1)} | "
+                     f"{fmt(e.get('test_bleu_averaged'), 1)} | {fmt(e.get('long_bleu'), 1)} | "
+                     f"{fmt(e.get('valid_perplexity'), 3)} | {ppl}, {bl} |")
     lines += ["", "mean ± std over seeds.", "", "## The claims", ""]
     lines += [f"- {name}: **{'yes' if ok else 'no'}**" for name, ok in r["claims"].items()]
     lines += ["", "![Table 3](table3.png)", "", "![Eq. 3](lr_schedule.png)", "",
               "![attention](attention.png)", ""]
     return "\n".join(lines)
-
-
-def _fmt(stat: dict | None, digits: int = 1) -> str:
-    if not stat:
-        return "-"
-    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
 
 if __name__ == "__main__":

@@ -90,6 +90,18 @@ def test_missing_dataset_is_one_clear_message(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("dataset", ["builtin", "segments", "reviews"])
+def test_a_folder_for_a_built_in_dataset_is_refused(tmp_path, dataset):
+    """The folder used to be ignored without a word."""
+    task = "bow" if dataset == "reviews" else "mlp"
+    with pytest.raises(ConfigError, match="data_dir"):
+        dataclasses.replace(T.smoke(), task=task, dataset=dataset, data_dir=str(tmp_path))
+    with pytest.raises(SystemExit) as e:
+        T.cli(T.main, T.Config, T.PRESETS, ["--preset", "smoke", "--task", task, "--dataset",
+                                            dataset, "--data-dir", str(tmp_path)])
+    assert e.value.code == EXIT_USAGE
+
+
 def test_help():
     res = run_cli("-m", "milestones.adam.train", "--help")
     assert res.returncode == 0

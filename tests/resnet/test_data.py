@@ -1,11 +1,18 @@
 """ResNet data: the paper's augmentation, exact batches for resume and DDP, shapes, ImageNet."""
 
+import dataclasses
+
 import pytest
 import torch
 import torchvision.transforms.functional as TF
 
+from milestones.core import datasets as DS
+from milestones.core.config import EXIT_USAGE, ConfigError
 from milestones.core.data import DataUnavailable
+from milestones.core.run import cli
 from milestones.resnet import data as D
+from milestones.resnet import reproduce as R
+from milestones.resnet import train as T
 from tests.conftest import make_image_folder
 
 
@@ -68,21 +75,41 @@ def test_per_pixel_mean():
     assert torch.allclose(D.pixel_mean(data), data.x.float().mean(0) / 255, atol=1e-6)
 
 
-def test_shapes_is_deterministic_and_balanced():
-    a, b = D.make_shapes(600, seed=5), D.make_shapes(600, seed=5)
-    assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
-    assert a.x.shape == (600, 3, 32, 32) and a.x.dtype == torch.uint8
-    assert torch.bincount(a.y, minlength=10).min() > 30
-    assert not torch.equal(D.make_shapes(600, seed=6).x, a.x)
-    assert 40 < a.x.float().mean() < 215 and a.x.float().std() > 30  # not blank, not saturated
-    chunked = D.make_shapes(600, seed=5, chunk=256)  # chunking changes draws, not the labels
-    assert torch.equal(chunked.y, a.y)
-
-
 def test_load_in_memory_caps_and_splits():
     data = D.load_in_memory("shapes", val_size=50, train_size=300, test_size=40)
     assert (len(data.train), len(data.val), len(data.test)) == (250, 50, 40)
     assert data.in_channels == 3 and len(data.classes) == 10
+
+
+def test_bad_image_data_is_one_message_and_exit_2(tmp_path, capsys):
+    make_image_folder(tmp_path, DS.CIFAR10_CLASSES, 1, size=(64, 64))  # CIFAR-10 at the wrong size
+    code = cli(T.main, T.Config, T.PRESETS, ["--preset", "smoke", "--dataset", "cifar10",
+                                             "--data-dir", str(tmp_path), "--out",
+                                             str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and "Traceback" not in err and not (tmp_path / "run").exists()
+    assert err.count("error:") == 1 and "0000.png is 64x64 pixels" in err
+
+
+def test_a_folder_for_the_built_in_shapes_is_refused(tmp_path, capsys):
+    """The folder used to be ignored without a word."""
+    with pytest.raises(SystemExit) as e:
+        cli(T.main, T.Config, T.PRESETS, ["--preset", "smoke", "--dataset", "shapes",
+                                          "--data-dir", str(tmp_path)])
+    out = capsys.readouterr()
+    assert e.value.code == EXIT_USAGE and "--data-dir" in out.out + out.err
+    with pytest.raises(ConfigError, match="data_dir"):
+        dataclasses.replace(T.smoke(), data_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="data_dir"):
+        R.Config(dataset="shapes", data_dir=str(tmp_path))
+
+
+def test_reproduce_does_not_swap_a_given_folder_for_shapes(tmp_path, monkeypatch):
+    monkeypatch.setitem(DS.LOCAL_COPIES, "fashion-mnist", ())  # Debian's copy, if installed
+    auto = R.Config(dataset="auto", data_root=str(tmp_path / "root"))
+    assert R.pick_dataset(auto) == "shapes"  # nothing found: the built-in data
+    with pytest.raises(DataUnavailable, match="cifar10"):
+        R.pick_dataset(dataclasses.replace(auto, data_dir=str(tmp_path / "mine")))
 
 
 def test_imagenet_folder_and_transforms(tmp_path):

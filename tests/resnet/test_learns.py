@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from milestones.core.shapes import make_shapes
 from milestones.resnet import data as D
 from milestones.resnet import resnet20
 from milestones.resnet import train as T
@@ -13,7 +14,7 @@ from milestones.resnet import train as T
 
 def test_overfits_a_fixed_batch():
     torch.manual_seed(0)
-    data = D.make_shapes(32, seed=3)
+    data = make_shapes(32, seed=3)
     x = data.x.float() / 255 - D.pixel_mean(data)
     model = resnet20()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)

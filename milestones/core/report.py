@@ -1,0 +1,89 @@
+"""The end of every ``reproduce.py``: statistics over seeds, numbers as the results tables print
+them, and results.json + results.md written (and the table printed).
+
+    entry.update(over_seeds(entry["runs"], ("test_error",)))  # {"test_error": {"mean", "std", "n"}}
+    results.update(totals(summaries, started))               # training and wall-clock seconds
+    row = f"| {name} | {fmt(entry['test_error'])} |"         # "| ResNet-20 | 8.75 ± 0.21 |"
+    write_results(out, results, markdown(cfg, results))       # results.json, results.md, stdout
+
+Non-finite values are kept, not dropped: a run that diverged counts as inf (Adam's reproduce), so
+a diverged seed makes its arm's mean inf and can never hide behind the other seeds' mean. Tables
+print such a mean as "diverged"; results.json, which is strict JSON, holds null in its place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+def mean_std(values: Iterable[float]) -> dict:
+    """``{"mean", "std", "n"}`` of ``values`` (e.g. one per seed). ``std`` is the sample standard
+    deviation (n - 1 in the denominator), 0 for a single value. With a non-finite value the mean is
+    inf (NaN when a NaN or both infinities are there) and the std NaN (see the module doc)."""
+    xs = [float(v) for v in values]
+    if not xs:
+        raise ValueError("mean_std needs at least one value")
+    if not all(math.isfinite(x) for x in xs):
+        return {"mean": sum(xs) / len(xs), "std": math.nan, "n": len(xs)}
+    # statistics.mean is exactly rounded (fmean may differ in the last bit)
+    return {"mean": statistics.mean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0,
+            "n": len(xs)}
+
+
+def over_seeds(runs: list[dict], keys: Iterable[str]) -> dict[str, dict]:
+    """``{key: mean_std(run[key] for run in runs)}`` for each key. A run whose value is None (it
+    did not measure it) is left out, and so is a key that no run measured."""
+    out = {}
+    for key in keys:
+        values = [run[key] for run in runs if run.get(key) is not None]
+        if values:
+            out[key] = mean_std(values)
+    return out
+
+
+def totals(summaries: Iterable[dict], started: float) -> dict:
+    """``train_time_s``: the runs' training time, summed (what the reproduction costs);
+    ``wall_time_s``: seconds since ``started`` (a ``time.time()``; small when runs were reused)."""
+    return {"train_time_s": round(sum(s["train_time_s"] for s in summaries), 1),
+            "wall_time_s": round(time.time() - started, 1)}
+
+
+def fmt(stat: dict | None, digits: int = 2, *, bare_single: bool = False) -> str:
+    """A :func:`mean_std` as the results tables print it: "mean ± std" with ``digits`` decimals;
+    "-" for None (not measured), "diverged" when a value was not finite. ``bare_single`` prints
+    a single value alone, without "± 0"."""
+    if not stat:
+        return "-"
+    if not math.isfinite(stat["mean"]):
+        return "diverged"
+    if bare_single and stat["n"] == 1:
+        return f"{stat['mean']:.{digits}f}"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+def write_results(out: str | Path, results: dict, markdown: str) -> None:
+    """Write ``<out>/results.json`` (strict JSON: a non-finite float becomes null) and
+    ``<out>/results.md``, and print the markdown."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_strict(results), indent=2, allow_nan=False)
+    (out / "results.json").write_text(text + "\n")
+    (out / "results.md").write_text(markdown)
+    print(markdown)
+
+
+def _strict(x: Any) -> Any:
+    """``x`` with every NaN and infinity replaced by None, tuples by lists."""
+    if isinstance(x, dict):
+        return {k: _strict(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_strict(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
