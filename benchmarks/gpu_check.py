@@ -42,12 +42,17 @@ for each; one without an entry still gets its smoke run), in this order:
    the bf16 peak too). Out of memory halves the batch and says so.
 4. optimizers: the step alone of the optimizer each milestone trains with, against torch's
    foreach and fused kernels, on the parameters of its model (same gradients, interleaved
-   rounds, medians).
+   rounds, medians); for ours also as a run resumed on the GPU has it, ``step`` counters on the
+   device (see ``_resumed``).
 5. smoke-compile: ResNet's smoke with ``compile=True`` (the compile path; checkpoint keys).
 6. throughput, compiled: case ``bf16+compile`` (``runtime.maybe_compile``; the first step,
-   compilation included, is timed apart). In the order resnet20, Transformer base, resnet50, the
-   CNN, DQN (which ``train.py`` never compiles), so the budget cuts the least useful.
-7. time-to-target (only with ``--cifar-dir``): ResNet-20 on CIFAR-10, the §4.2 recipe through
+   compilation included, is timed apart). In the order resnet20, Transformer base, resnet50,
+   then (7) and the CNN, DQN last (``train.py`` never compiles it): the budget cuts the least
+   useful.
+7. resume (DQN, Transformer: their own optimizers, the most state): the smoke run stopped
+   halfway by ``max_steps``, then resumed from last.pt loaded onto the GPU, its results beside
+   the straight run's.
+8. time-to-target (only with ``--cifar-dir``): ResNet-20 on CIFAR-10, the §4.2 recipe through
    the real ``train.main`` with ``max_minutes = --target-minutes``; the wall time from its first
    metrics line (data loaded, model built) to the first validation error <= ``--target-error``.
    It will not fit in the default budget after everything else: run it alone with
@@ -165,6 +170,7 @@ class Spec:
     optimizers: tuple[OptimizerBench, ...] = ()
     smoke_dry: dict = dataclasses.field(default_factory=dict)  # --dry-run: fewer steps, same code
     smoke_est_s: float = 20  # guessed seconds of the smoke run on the GPU
+    resume: bool = False  # also: the smoke run stopped halfway and resumed on the device
 
 
 def _meta_shapes(build: Callable[[], nn.Module]) -> list[tuple[int, ...]]:
@@ -298,6 +304,23 @@ def _sgd_benches() -> tuple[OptimizerBench, ...]:
          "milestones.adam.SGD foreach": lambda ps: SGD(ps, **kw)}),)
 
 
+def _resumed(make: Callable[[list[torch.Tensor]], torch.optim.Optimizer]):
+    """The optimizer as a run resumed on the device has it: core.run loads last.pt with
+    map_location=<device>, and torch.optim's load_state_dict leaves each ``step`` tensor where
+    the file was mapped (its policy for optimizers that are not fused), so our optimizers' CPU
+    step counters land on the GPU (``_steps`` then reads each one back: a sync per tensor)."""
+    def build(params: list[torch.Tensor]) -> torch.optim.Optimizer:
+        opt = make(params)
+        opt.step()
+        state = opt.state_dict()
+        state["state"] = {i: {k: v.to(params[0].device) if isinstance(v, torch.Tensor) else v
+                              for k, v in st.items()} for i, st in state["state"].items()}
+        opt.load_state_dict(state)
+        return opt
+
+    return build
+
+
 def _adam_benches(name: str, shapes: Callable[[bool], list[tuple[int, ...]]],
                   **kw: Any) -> tuple[OptimizerBench, ...]:
     from milestones.adam import Adam
@@ -305,6 +328,8 @@ def _adam_benches(name: str, shapes: Callable[[bool], list[tuple[int, ...]]],
     return (OptimizerBench(
         name, shapes,
         {"milestones.adam.Adam foreach": lambda ps: Adam(ps, **kw),
+         "milestones.adam.Adam foreach, resumed (step on the device)":
+            _resumed(lambda ps: Adam(ps, **kw)),
          "milestones.adam.Adam per-tensor": lambda ps: Adam(ps, **kw, foreach=False),
          "torch.optim.Adam foreach": lambda ps: torch.optim.Adam(ps, **kw, foreach=True),
          "torch.optim.Adam fused": lambda ps: torch.optim.Adam(ps, **kw, fused=True)}),)
@@ -319,6 +344,8 @@ def _rmsprop_benches() -> tuple[OptimizerBench, ...]:
         "rmsprop-centred-nature-dqn", lambda dry: _meta_shapes(lambda: nature_dqn(4)),
         {"milestones.adam.RMSProp foreach (eps in sqrt)":
             lambda ps: RMSProp(ps, **kw, eps_in_sqrt=True),
+         "milestones.adam.RMSProp foreach, resumed (step on the device)":
+            _resumed(lambda ps: RMSProp(ps, **kw, eps_in_sqrt=True)),
          "torch.optim.RMSprop foreach (eps outside)":
             lambda ps: torch.optim.RMSprop(ps, **kw, foreach=True)}),)
 
@@ -361,10 +388,11 @@ def specs() -> dict[str, Spec]:
                        "batch_size": 4, "eps_steps": 40, "target_update_every": 4,
                        "eval_every": 40, "eval_max_frames": 40, "log_every": 20,
                        "ckpt_every": 20},
-            smoke_est_s=30),
+            smoke_est_s=30, resume=True),
         "transformer": Spec(
             # no smoke_dry: fewer steps leave a model that never emits EOS, and the final beam
             # search then decodes every test sentence to its length cap (slower, not faster)
+            resume=True,
             workloads=(
                 Workload("base-wmt", "base, 781 pairs x 32 tokens a side (~25k tokens, §5.1)",
                          "target tokens", _transformer(32), 781, 4, reps=20, est_s=15,
@@ -403,6 +431,7 @@ class Checker:
         self.deadline = self.start + 60 * args.budget_minutes
         self.tmp = Path(tempfile.mkdtemp(prefix="gpu_check-"))
         self.flops: dict[str, float | None] = {}
+        self.smoked: dict[str, dict] = {}  # smoke summaries, for the resume items
         self.poisoned: str | None = None
         self.result: dict[str, Any] = {}
 
@@ -452,7 +481,7 @@ class Checker:
                  and (not a.milestones or m.name in a.milestones)]
         self.result["milestones"] = names
         compile_on = a.compile == "on" or (a.compile == "auto" and not self.dry)
-        smoke, nccl, eager, opts, smoke_c, compiled, ttt = ([] for _ in range(7))
+        smoke, nccl, eager, opts, late = [], [], [], [], []  # late: (priority, order, item)
         for name in names:
             spec = table.get(name, Spec())
             smoke.append(Item(f"smoke/{name}", "smoke", name,
@@ -468,7 +497,11 @@ class Checker:
                 if w.compile and compile_on:
                     item = Item(f"throughput/{name}/{w.name}/bf16+compile", "throughput", name,
                                 lambda w=w: self.throughput(w, "bf16+compile"), w.compile_est_s)
-                    compiled.append((w.compile_rank, len(compiled), item))
+                    late.append((w.compile_rank, len(late), item))
+            if spec.resume:  # after the compiled ResNets and Transformer, before the rest
+                late.append((2.5, len(late), Item(f"resume/{name}", "resume", name,
+                                                  lambda n=name: self.resume(n),
+                                                  spec.smoke_est_s)))
             for bench in spec.optimizers:
                 opts.append(Item(f"optimizer/{name}/{bench.name}", "optimizer", name,
                                  lambda b=bench: self.optimizers(b), 10))
@@ -476,12 +509,14 @@ class Checker:
             if a.torchrun:
                 nccl.append(Item("nccl/resnet", "nccl", "resnet", self.nccl, 45, cuda=False))
             if compile_on:
-                smoke_c.append(Item("smoke-compile/resnet", "smoke-compile", "resnet",
-                                    lambda: self.smoke("resnet", compile=True), 60))
+                late.append((-1, len(late), Item("smoke-compile/resnet", "smoke-compile",
+                                                 "resnet", lambda: self.smoke("resnet", True),
+                                                 60)))
             if a.cifar_dir or self.dry:
-                ttt.append(Item("time-to-target/resnet", "time-to-target", "resnet",
-                                self.time_to_target, 60 * a.target_minutes + 60))
-        items = smoke + nccl + eager + opts + smoke_c + [i for *_, i in sorted(compiled)] + ttt
+                late.append((99, len(late), Item("time-to-target/resnet", "time-to-target",
+                                                 "resnet", self.time_to_target,
+                                                 60 * a.target_minutes + 60)))
+        items = smoke + nccl + eager + opts + [i for *_, i in sorted(late)]
         return [i for i in items if not a.items or i.kind in a.items]
 
     def run_item(self, item: Item) -> dict:
@@ -556,14 +591,15 @@ class Checker:
 
     # -- 1. smoke --
 
-    def smoke(self, name: str, compile: bool = False) -> dict:
+    def smoke_config(self, name: str, out: Path, **over: Any):
         T = importlib.import_module(f"milestones.{name}.train")
+        over = {"device": str(self.device), "dtype": "auto", "out": str(out), "progress": False,
+                **(specs().get(name, Spec()).smoke_dry if self.dry else {}), **over}
+        return T, dataclasses.replace(T.PRESETS["smoke"](), **over)
+
+    def smoke(self, name: str, compile: bool = False) -> dict:
         out = self.tmp / f"smoke-{name}{'-compile' if compile else ''}"
-        over: dict[str, Any] = {"device": str(self.device), "dtype": "auto", "out": str(out),
-                                "progress": False, "compile": compile}
-        if self.dry:
-            over.update(specs().get(name, Spec()).smoke_dry)
-        cfg = dataclasses.replace(T.PRESETS["smoke"](), **over)
+        T, cfg = self.smoke_config(name, out, compile=compile)
         t = time.perf_counter()
         try:
             summary = T.main(cfg)
@@ -575,11 +611,31 @@ class Checker:
         bad = [k for k in keys if "_orig_mod" in k or k.startswith("module.")]
         if bad:
             raise RuntimeError(f"wrapper prefixes in checkpoint keys: {bad[:3]}")
+        if not compile:
+            self.smoked[name] = summary
         return {"main_s": round(seconds, 2), "dtype": "bf16" if self.device.type == "cuda"
                 else "fp32", "compile": compile, "checkpoint_keys": len(keys),
-                "checkpoint_keys_clean": True,
-                "summary": {k: v for k, v in summary.items()
-                            if isinstance(v, int | float | str | bool | type(None))}}
+                "checkpoint_keys_clean": True, "summary": _scalars(summary)}
+
+    def resume(self, name: str) -> dict:
+        """The smoke run stopped halfway by --max-steps, then resumed (last.pt loaded onto the
+        device), beside the straight smoke run. On a GPU the two may differ in the last digits
+        (non-deterministic kernels); on a CPU they must not."""
+        straight = self.smoked.get(name)
+        if straight is None:
+            raise Skip(f"needs smoke/{name}'s result (it did not run or failed)")
+        out = self.tmp / f"resume-{name}"
+        T, cfg = self.smoke_config(name, out, max_steps=max(1, straight["steps"] // 2))
+        first = T.main(cfg)
+        t = time.perf_counter()
+        resumed = T.main(dataclasses.replace(cfg, max_steps=None, resume=True))
+        flat, again = _numbers(straight), _numbers(resumed)
+        numbers = {k: (v, again.get(k)) for k, v in flat.items()}
+        return {"stopped_at": first["step"], "first_stopped": first["stopped"],
+                "resumed_to": resumed["step"], "steps": straight["steps"],
+                "resumed_main_s": round(time.perf_counter() - t, 2),
+                "same_as_straight": all(a == b for a, b in numbers.values()),
+                "straight_vs_resumed": numbers}
 
     # -- 2. NCCL / gloo under torchrun --
 
@@ -895,6 +951,18 @@ def _source() -> dict:
     if info["git_sha"] is None and prepared.is_file():  # no .git on the device: the prepare step
         info.update({f"prepared_{k}": v for k, v in json.loads(prepared.read_text()).items()})
     return info
+
+
+def _scalars(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool | None)}
+
+
+def _numbers(summary: dict) -> dict:
+    """A summary's results, dicts flattened one level: no times, speeds or settings."""
+    flat = {f"{k}.{k2}" if isinstance(v, dict) else k: v2 for k, v in summary.items()
+            for k2, v2 in (v.items() if isinstance(v, dict) else [(None, v)])}
+    return {k: v for k, v in flat.items() if isinstance(v, int | float) and not isinstance(
+        v, bool) and not k.endswith("_s") and k not in ("seed", "params", "steps")}
 
 
 def _where(e: BaseException) -> list[str]:

@@ -41,6 +41,9 @@ def test_dry_run_covers_every_implemented_milestone_and_nothing_fails(tmp_path):
     nccl = next(i for i in items if i["kind"] == "nccl")
     assert nccl["backend"] == "gloo" and nccl["all_reduce_ok"] and nccl["ddp_replicas_equal"]
     assert nccl["summary"]["step"] > 0
+    resumed = [i for i in items if i["kind"] == "resume"]
+    assert resumed and all(i["same_as_straight"] and i["resumed_to"] == i["steps"]
+                           for i in resumed)  # on a CPU, bit for bit
     ttt = next(i for i in items if i["kind"] == "time-to-target")
     assert ttt["val_curve"] and ttt["steps_done"] > 0
     machine = result["machine"]
