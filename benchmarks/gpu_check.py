@@ -46,8 +46,8 @@ for each; one without an entry still gets its smoke run), in this order:
    device (see ``_resumed``).
 5. smoke-compile: ResNet's smoke with ``compile=True`` (the compile path; checkpoint keys).
 6. throughput, compiled: case ``bf16+compile`` (``runtime.maybe_compile``; the first step,
-   compilation included, is timed apart). In the order resnet20, Transformer base, resnet50,
-   then (7) and the CNN, DQN last (``train.py`` never compiles it): the budget cuts the least
+   compilation included, is timed apart). In the order resnet20, Transformer base, (7),
+   resnet50, the CNN, DQN last (``train.py`` never compiles it): the budget cuts the least
    useful.
 7. resume (DQN, Transformer: their own optimizers, the most state): the smoke run stopped
    halfway by ``max_steps``, then resumed from last.pt loaded onto the GPU, its results beside
@@ -149,7 +149,7 @@ class Workload:
     batch: int  # the paper preset's batch (sentence pairs for the Transformer)
     dry_batch: int
     reps: int = 30  # timed steps on the GPU
-    est_s: float = 8  # guessed seconds of one eager case on the GPU (for the budget)
+    est_s: float = 6  # guessed seconds of one eager case on the GPU (for the budget)
     compile_est_s: float = 45  # guessed seconds of the bf16 + torch.compile case
     compile: bool = True  # also time bf16 + torch.compile
     compile_rank: int = 5  # compiled cases run in this order (the budget may cut the last)
@@ -169,7 +169,7 @@ class Spec:
     workloads: tuple[Workload, ...] = ()
     optimizers: tuple[OptimizerBench, ...] = ()
     smoke_dry: dict = dataclasses.field(default_factory=dict)  # --dry-run: fewer steps, same code
-    smoke_est_s: float = 20  # guessed seconds of the smoke run on the GPU
+    smoke_est_s: float = 10  # guessed seconds of the smoke run on the GPU
     resume: bool = False  # also: the smoke run stopped halfway and resumed on the device
 
 
@@ -365,7 +365,7 @@ def specs() -> dict[str, Spec]:
                          fused="SGD"),
                 Workload("resnet50-imagenet", "256 images 3x224x224 (§3.4), channels_last",
                          "images", _resnet("imagenet", 224, 32, 1000), 256, 2, reps=15,
-                         est_s=25, compile_est_s=100, compile_rank=2, fused="SGD")),
+                         est_s=15, compile_est_s=100, compile_rank=2, fused="SGD")),
             optimizers=_sgd_benches(),
             smoke_dry={"train_size": 256, "val_size": 64, "test_size": 64, "steps": 4,
                        "lr_steps": (3,), "log_every": 2, "eval_every": 2, "ckpt_every": 2}),
@@ -388,17 +388,17 @@ def specs() -> dict[str, Spec]:
                        "batch_size": 4, "eps_steps": 40, "target_update_every": 4,
                        "eval_every": 40, "eval_max_frames": 40, "log_every": 20,
                        "ckpt_every": 20},
-            smoke_est_s=30, resume=True),
+            smoke_est_s=15, resume=True),
         "transformer": Spec(
             # no smoke_dry: fewer steps leave a model that never emits EOS, and the final beam
             # search then decodes every test sentence to its length cap (slower, not faster)
-            resume=True,
+            smoke_est_s=15, resume=True,
             workloads=(
                 Workload("base-wmt", "base, 781 pairs x 32 tokens a side (~25k tokens, §5.1)",
-                         "target tokens", _transformer(32), 781, 4, reps=20, est_s=15,
+                         "target tokens", _transformer(32), 781, 4, reps=20, est_s=8,
                          compile_est_s=90, compile_rank=1, fused="Adam"),
                 Workload("base-long", "base, 97 pairs x 256 tokens a side (~25k tokens)",
-                         "target tokens", _transformer(256), 97, 2, reps=20, est_s=15,
+                         "target tokens", _transformer(256), 97, 2, reps=20, est_s=8,
                          compile=False, fused="Adam")),
             optimizers=_adam_benches(  # §5.3's Adam
                 "adam-transformer-base", lambda dry: _meta_shapes(
@@ -498,16 +498,16 @@ class Checker:
                     item = Item(f"throughput/{name}/{w.name}/bf16+compile", "throughput", name,
                                 lambda w=w: self.throughput(w, "bf16+compile"), w.compile_est_s)
                     late.append((w.compile_rank, len(late), item))
-            if spec.resume:  # after the compiled ResNets and Transformer, before the rest
-                late.append((2.5, len(late), Item(f"resume/{name}", "resume", name,
+            if spec.resume:  # after compiling resnet20 and the Transformer, before the rest
+                late.append((1.5, len(late), Item(f"resume/{name}", "resume", name,
                                                   lambda n=name: self.resume(n),
-                                                  spec.smoke_est_s)))
+                                                  spec.smoke_est_s + 5)))
             for bench in spec.optimizers:
                 opts.append(Item(f"optimizer/{name}/{bench.name}", "optimizer", name,
-                                 lambda b=bench: self.optimizers(b), 10))
+                                 lambda b=bench: self.optimizers(b), 8))
         if "resnet" in names:
             if a.torchrun:
-                nccl.append(Item("nccl/resnet", "nccl", "resnet", self.nccl, 45, cuda=False))
+                nccl.append(Item("nccl/resnet", "nccl", "resnet", self.nccl, 35, cuda=False))
             if compile_on:
                 late.append((-1, len(late), Item("smoke-compile/resnet", "smoke-compile",
                                                  "resnet", lambda: self.smoke("resnet", True),
