@@ -43,7 +43,9 @@ for each; one without an entry still gets its smoke run), in this order:
 4. optimizers: the step alone of the optimizer each milestone trains with, against torch's
    foreach and fused kernels, on the parameters of its model (same gradients, interleaved
    rounds, medians); for ours also as a run resumed on the GPU has it, ``step`` counters on the
-   device (see ``_resumed``).
+   device (see ``_resumed``). And loop: ResNet-20 through ``train.main`` (built-in data) against
+   the bare bf16 step, and whether a Python number made into a CUDA tensor, as ``Window.add``
+   does every step, waits for the GPU.
 5. smoke-compile: ResNet's smoke with ``compile=True`` (the compile path; checkpoint keys).
 6. throughput, compiled: case ``bf16+compile`` (``runtime.maybe_compile``; the first step,
    compilation included, is timed apart). In the order resnet20, Transformer base, (7),
@@ -502,6 +504,8 @@ class Checker:
                 late.append((1.5, len(late), Item(f"resume/{name}", "resume", name,
                                                   lambda n=name: self.resume(n),
                                                   spec.smoke_est_s + 5)))
+            if name == "resnet":
+                opts.append(Item("loop/resnet", "loop", name, self.loop, 15))
             for bench in spec.optimizers:
                 opts.append(Item(f"optimizer/{name}/{bench.name}", "optimizer", name,
                                  lambda b=bench: self.optimizers(b), 8))
@@ -795,7 +799,42 @@ class Checker:
                 "ratio_to_reference": {n: round(statistics.median(times[n]) / ref, 3)
                                        for n in names}}
 
-    # -- 7. time to target --
+    # -- the training loop around the step --
+
+    def loop(self) -> dict:
+        """ResNet-20, batch 128, through train.main on the built-in shapes (augmentation on the
+        device, the LR schedule, loss windows, NaN checks), against the bare bf16 step above.
+        And a probe: does a Python number turned into a CUDA tensor (what ``Window.add`` does
+        with ``images=len(y)`` every step) wait for the GPU? A 50 ms kernel is queued first."""
+        from milestones.core.metrics import read_metrics
+        from milestones.resnet import train as T
+
+        steps, log, batch = (6, 2, 4) if self.dry else (300, 50, 128)  # the bare step's batch
+        cfg = dataclasses.replace(
+            T.paper(), dataset="shapes", train_size=600 if self.dry else 3000, val_size=0,
+            test_size=128, batch_size=batch, steps=steps, lr_steps=(steps - 1,), log_every=log,
+            eval_every=10**6,
+            ckpt_every=10**6, device=str(self.device), progress=False, out=str(self.tmp / "loop"))
+        T.main(cfg)
+        rows = [r for r in read_metrics(Path(cfg.out) / "metrics.jsonl") if r["split"] == "train"]
+        ours = statistics.mean(r["images_per_s"] for r in rows[1:])  # after a warm-up window
+        bare = next((i.get("items_per_s") for i in self.result["items"]
+                     if i["id"] == "throughput/resnet/resnet20-cifar/bf16" and i["status"] == "ok"),
+                    None)
+        out: dict[str, Any] = {"model": cfg.model, "batch": cfg.batch_size, "steps": steps,
+                               "train_main_images_per_s": round(ours, 1),
+                               "bare_step_images_per_s": bare,
+                               "train_main_vs_bare": round(ours / bare, 3) if bare else None}
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda._sleep(100_000_000)  # ~50 ms of GPU time at 2 GHz
+            t = time.perf_counter()
+            torch.as_tensor(128, device=self.device)
+            out["scalar_to_cuda_tensor_host_ms"] = round(1000 * (time.perf_counter() - t), 2)
+            torch.cuda.synchronize(self.device)
+        return out
+
+    # -- 8. time to target --
 
     def time_to_target(self) -> dict:
         from milestones.resnet import train as T

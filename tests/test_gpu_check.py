@@ -41,6 +41,8 @@ def test_dry_run_covers_every_implemented_milestone_and_nothing_fails(tmp_path):
     nccl = next(i for i in items if i["kind"] == "nccl")
     assert nccl["backend"] == "gloo" and nccl["all_reduce_ok"] and nccl["ddp_replicas_equal"]
     assert nccl["summary"]["step"] > 0
+    loop = next(i for i in items if i["kind"] == "loop")
+    assert loop["train_main_images_per_s"] > 0 and loop["train_main_vs_bare"] > 0
     resumed = [i for i in items if i["kind"] == "resume"]
     assert resumed and all(i["same_as_straight"] and i["resumed_to"] == i["steps"]
                            for i in resumed)  # on a CPU, bit for bit
