@@ -1158,7 +1158,9 @@ def main(argv: list[str] | None = None) -> int:
         extra = item.get("error") or item.get("reason") or ""
         numbers = ", ".join(f"{k} {item[k]}" for k in ("step_ms", "items_per_s", "mfu",
                                                        "peak_mem_gib") if k in item)
-        print(f"{item['status']:8} {item['id']:55} {numbers or extra}"[:200], file=sys.stderr)
+        took = f"{item['seconds']} s" if "seconds" in item else ""
+        print(f"{item['status']:8} {item['id']:52} {took:>9}  {numbers or extra}"[:200],
+              file=sys.stderr)
     print(f"summary: {result['summary']} in {result['wall_s']} s", file=sys.stderr)
     return 0
 
