@@ -42,10 +42,11 @@ for each; one without an entry still gets its smoke run), in this order:
    the bf16 peak too). Out of memory halves the batch and says so.
 4. optimizers: the step alone of the optimizer each milestone trains with, against torch's
    foreach and fused kernels, on the parameters of its model (same gradients, interleaved
-   rounds, medians); for ours also as a run resumed on the GPU has it, ``step`` counters on the
-   device (see ``_resumed``). And loop: ResNet-20 through ``train.main`` (built-in data) against
-   the bare bf16 step, and whether a Python number made into a CUDA tensor, as ``Window.add``
-   does every step, waits for the GPU.
+   rounds, medians); for ours also with its ``step`` counters on the device (see ``_resumed``:
+   what a run resumed before core.run loaded checkpoints onto the CPU had). And loop: ResNet-20
+   through ``train.main`` (built-in data) against the bare bf16 step, and whether a Python number
+   made into a CUDA tensor (what ``Window.add`` did before it kept Python numbers on the host)
+   waits for the GPU.
 5. smoke-compile: ResNet's smoke with ``compile=True`` (the compile path; checkpoint keys).
 6. throughput, compiled: case ``bf16+compile`` (``runtime.maybe_compile``; the first step,
    compilation included, is timed apart). In the order resnet20, Transformer base, (7),
@@ -307,10 +308,11 @@ def _sgd_benches() -> tuple[OptimizerBench, ...]:
 
 
 def _resumed(make: Callable[[list[torch.Tensor]], torch.optim.Optimizer]):
-    """The optimizer as a run resumed on the device has it: core.run loads last.pt with
-    map_location=<device>, and torch.optim's load_state_dict leaves each ``step`` tensor where
-    the file was mapped (its policy for optimizers that are not fused), so our optimizers' CPU
-    step counters land on the GPU (``_steps`` then reads each one back: a sync per tensor)."""
+    """The optimizer with its ``step`` counters on the device, as a resumed run had it while
+    core.run loaded last.pt with map_location=<device>: torch.optim's load_state_dict leaves each
+    ``step`` tensor where the file was mapped (its policy for optimizers that are not fused), and
+    ``_steps`` then reads each one back, a sync per tensor. core.run now loads onto the CPU; this
+    case measures what that saves."""
     def build(params: list[torch.Tensor]) -> torch.optim.Optimizer:
         opt = make(params)
         opt.step()
@@ -804,8 +806,9 @@ class Checker:
     def loop(self) -> dict:
         """ResNet-20, batch 128, through train.main on the built-in shapes (augmentation on the
         device, the LR schedule, loss windows, NaN checks), against the bare bf16 step above.
-        And a probe: does a Python number turned into a CUDA tensor (what ``Window.add`` does
-        with ``images=len(y)`` every step) wait for the GPU? A 50 ms kernel is queued first."""
+        And a probe: does a Python number turned into a CUDA tensor (what ``Window.add`` did with
+        ``images=len(y)`` every step until it summed Python numbers on the host) wait for the
+        GPU? A 50 ms kernel is queued first."""
         from milestones.core.metrics import read_metrics
         from milestones.resnet import train as T
 

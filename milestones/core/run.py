@@ -144,8 +144,10 @@ RUNTIME_FIELDS = ("resume", "overwrite", "max_steps", "max_minutes", "progress",
 
 
 class Window:
-    """Running sums between two log lines, on the device (no host sync per step), checkpointed
-    with the run so that a resumed run logs what an uninterrupted one would.
+    """Running sums between two log lines, checkpointed with the run so that a resumed run logs
+    what an uninterrupted one would. Tensor values are summed on their device and Python numbers
+    on the host, so adding either never waits for the device (a Python number copied to a GPU
+    would wait for every queued kernel).
 
         window = Window("loss", "errors", "n", device=device)
         window.add(loss=loss.detach() * n, errors=wrong.sum(), n=n)   # every step
@@ -155,26 +157,39 @@ class Window:
     def __init__(self, *names: str, device: torch.device | str = "cpu"):
         self.names = names
         self.sums = torch.zeros(len(names), dtype=torch.float64, device=device)  # (len(names),)
+        self.host = [0.0] * len(names)  # the Python numbers' part
+        self._zero = torch.zeros((), dtype=torch.float64, device=device)
 
     def add(self, **values: torch.Tensor | float) -> None:
         if values.keys() != set(self.names):
             raise KeyError(f"Window.add takes exactly {self.names}, got {tuple(values)}")
-        self.sums += torch.stack([torch.as_tensor(values[n], device=self.sums.device)
-                                  .to(torch.float64).reshape(()) for n in self.names])
+        parts = []
+        for i, name in enumerate(self.names):
+            value = values[name]
+            if isinstance(value, torch.Tensor):
+                parts.append(value.detach().to(torch.float64).reshape(()))
+            else:
+                self.host[i] += float(value)
+                parts.append(self._zero)
+        self.sums += torch.stack(parts)
 
     def flush(self) -> dict[str, float]:
         """The sums since the last flush (all-reduced across ranks: every rank must call it)."""
-        sums = runtime.all_reduce(self.sums.clone()).tolist()
+        total = self.sums + torch.tensor(self.host, dtype=torch.float64, device=self.sums.device)
+        sums = runtime.all_reduce(total).tolist()
         self.sums.zero_()
+        self.host = [0.0] * len(self.names)
         return dict(zip(self.names, sums, strict=True))
 
     def state_dict(self) -> dict:
-        return {"names": list(self.names), "sums": self.sums.detach().cpu().clone()}
+        return {"names": list(self.names), "sums": self.sums.detach().cpu().clone(),
+                "host": list(self.host)}
 
     def load_state_dict(self, state: dict) -> None:
         if tuple(state["names"]) != self.names:
             raise ValueError(f"window {tuple(state['names'])} saved, {self.names} expected")
         self.sums.copy_(state["sums"])
+        self.host = list(state["host"])
 
 
 class Run:
@@ -211,8 +226,9 @@ class Run:
         last = self.out / "last.pt"
         self.ckpt = None
         if cfg.resume and (last.exists() or last.is_symlink()):
-            try:
-                self.ckpt = load_checkpoint(last, rt.device)
+            try:  # onto the CPU: load_state_dict moves each tensor where it belongs, and an
+                # optimizer's step counters stay on the host (on a GPU, each would cost a sync)
+                self.ckpt = load_checkpoint(last, "cpu")
             except CheckpointError as e:
                 hint = (" best.pt is a whole checkpoint too: copy it over last.pt to resume from "
                         "there." if (self.out / "best.pt").is_file() else "")

@@ -321,11 +321,13 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                     and result["return_mean"] >= cfg.target_return):
                 progress.solved_step = run.step
 
+        net = runtime.maybe_compile(q, cfg.compile)  # acting and learning; checkpoints hold q
+        target_net = runtime.maybe_compile(target, cfg.compile) if cfg.target_network else net
         logged = (run.step, run.train_time)  # for steps per second
         q.train()
         while not run.should_stop():
             eps = epsilon(cfg, run.step) if run.step >= cfg.learning_starts else 1.0
-            a = act(q, obs, eps, info.n_actions, explore, device)
+            a = act(net, obs, eps, info.n_actions, explore, device)
             next_obs, r, terminated, truncated, step_info = env.step(a)
             run.step += 1
             ep_return, ep_len = ep_return + float(r), ep_len + 1
@@ -350,7 +352,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 batch = memory.sample(cfg.batch_size) if cfg.replay else memory.latest()
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 with rt.autocast():
-                    loss, q_mean = minibatch_loss(q, target, batch, cfg.gamma, cfg.loss)
+                    loss, q_mean = minibatch_loss(net, target_net, batch, cfg.gamma, cfg.loss)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
