@@ -303,7 +303,7 @@ def check_kill_resume(s: Subject, reference: Path, tmp: Path, kills: int = 3,
                       seed: int = 0) -> list[int]:
     """kill -9 the smoke run at random points of its progress, resume it each time, and compare
     the finished run with the uninterrupted one. A kill point is a random number of further
-    metrics.jsonl lines plus a random 0-50 ms, so kills land in training, in evaluations and in
+    metrics.jsonl lines plus a random 0-10 ms, so kills land in training, in evaluations and in
     checkpoint writes alike. Returns the line counts at which the kills were sent."""
     import shutil
 
@@ -312,18 +312,18 @@ def check_kill_resume(s: Subject, reference: Path, tmp: Path, kills: int = 3,
     total = len(records(reference)) + 1  # + the header
     args = [sys.executable, "-m", f"{s.module}.train", "--preset", "smoke", "--out", str(out),
             "--resume", "--no-progress"]
-    for _ in range(5):  # chains: one that finished before its kills landed starts over
+    for _ in range(10):  # chains: one that finished before its kills landed starts over
         killed_at: list[int] = []
         shutil.rmtree(out, ignore_errors=True)
         while len(killed_at) < kills:
             now = _lines(out)
-            target = rng.randint(now + 1, max(now + 1, total))
+            target = rng.randint(now + 1, max(now + 1, total - 1))
             proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, **s.env},
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             deadline = time.monotonic() + 120
             while proc.poll() is None and _lines(out) < target and time.monotonic() < deadline:
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0, 0.05))
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0, 0.01))
             landed = proc.poll() is None
             if landed:
                 proc.send_signal(signal.SIGKILL)
