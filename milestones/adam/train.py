@@ -254,8 +254,6 @@ def main(cfg: Config) -> dict:
 def train(cfg: Config, rt: runtime.Runtime) -> dict:
     out = Path(cfg.out or f"runs/adam/{cfg.preset}-{cfg.task}-{cfg.optimizer}-s{cfg.seed}")
     with Run(cfg, rt, out) as run:
-        if run.finished:
-            return run.summary
         data = load_data(cfg)  # DataUnavailable before anything is written
         whiten = None
         if cfg.task == "cnn" and cfg.whiten:  # §6.3: whitened input, fitted on the training set

@@ -1,8 +1,6 @@
 """The life of one training run, as one object the loop calls (a helper, not a trainer).
 
     with Run(cfg, rt, out) as run:                # folder checked, last.pt read: nothing written
-        if run.finished:                          # --resume of a run that ended: its summary
-            return run.summary
         data, model, opt = ...                    # missing data fails here, still nothing written
         window = Window("loss", "n", device=rt.device)
         run.track(model=model, optimizer=opt, scaler=scaler, window=window)
@@ -34,7 +32,9 @@ also holds the step, the best validation value, every RNG, the config, and how m
 Rules every run follows: an existing run folder is refused unless ``--resume`` or
 ``--overwrite``; a checkpoint is never written with a non-finite loss pending or non-finite
 weights; SIGTERM/SIGINT at any point (the final evaluation too) saves and exits with 75; the
-error → exit-code mapping of every entry point is :func:`cli`.
+error → exit-code mapping of every entry point is :func:`cli`. ``--resume`` of a run that has
+finished does nothing: ``Run`` raises :class:`RunFinished`, and :func:`launch` (every
+``main(cfg)``) returns the run's summary.
 """
 
 from __future__ import annotations
@@ -143,6 +143,15 @@ RUNTIME_FIELDS = ("resume", "overwrite", "max_steps", "max_minutes", "progress",
                   "tensorboard", "out")
 
 
+class RunFinished(Exception):  # noqa: N818 (an outcome, not an error)
+    """--resume of a run that finished: nothing to do. Carries its summary; :func:`launch`
+    returns it."""
+
+    def __init__(self, summary: dict):
+        super().__init__("the run has finished")
+        self.summary = summary
+
+
 class Window:
     """Running sums between two log lines, checkpointed with the run so that a resumed run logs
     what an uninterrupted one would. Tensor values are summed on their device and Python numbers
@@ -196,9 +205,9 @@ class Run:
     """One run's folder, checkpoints, metrics, stop conditions and summary. See the module doc.
 
     Attributes the loop reads: ``step`` (optimizer steps done; the loop increments it),
-    ``total`` (steps of the whole schedule), ``resumed``, ``finished``/``summary`` (a finished
-    run given ``--resume``), ``stopped`` (why the loop ended: None = all steps done,
-    "max_steps", "max_minutes", "SIGTERM", "SIGINT"), ``interrupted`` (by a signal), ``best``.
+    ``total`` (steps of the whole schedule), ``budget`` (the step --max-steps stops at),
+    ``resumed``, ``stopped`` (why the loop ended: None = all steps done, "max_steps",
+    "max_minutes", "SIGTERM", "SIGINT"), ``interrupted`` (by a signal), ``best``.
     """
 
     def __init__(self, cfg: RunConfig, rt: runtime.Runtime, out: str | Path):
@@ -206,7 +215,6 @@ class Run:
         self.step, self.total, self.budget = 0, 0, 0
         self.best: dict = {"metric": None, "value": None, "step": None}
         self.stopped: str | None = None
-        self.summary: dict | None = None
         self.log_file: MetricLogger | None = None
         self._tracked: dict[str, Any] = {}
         self._skip_in_best: set[str] = set()
@@ -237,13 +245,12 @@ class Run:
         elif cfg.resume and rt.is_main:
             print(f"note: --resume: no checkpoint at {last}; starting fresh", file=sys.stderr)
         self.resumed = self.ckpt is not None
-        self.finished = bool(self.ckpt and self.ckpt.get("finished"))
-        if self.finished:
-            self.summary = self.ckpt["summary"]
-            if rt.is_main:
-                _write_json(self.out / "summary.json", self.summary)
+        if self.ckpt is not None and self.ckpt.get("finished"):
+            if rt.is_main:  # (a kill may have come between last.pt and summary.json)
+                _write_json(self.out / "summary.json", self.ckpt["summary"])
                 print(f"note: {self.out} finished at step {self.ckpt['step']}; nothing to do "
                       "(--overwrite starts it over)", file=sys.stderr)
+            raise RunFinished(self.ckpt["summary"])
 
     # ---- context: signal handlers on, and off again whatever happens ---------------------------
 
@@ -591,14 +598,17 @@ def _prog() -> str | None:
 
 
 def launch(train: Callable[[C, runtime.Runtime], dict], cfg: C) -> dict:
-    """``main(cfg)`` of a training entry point: set up the runtime, train, shut DDP down cleanly
-    (train's model and optimizer are out of scope by then, as a clean gloo exit needs)."""
+    """``main(cfg)`` of a training entry point: set up the runtime, train (or return the summary
+    of a finished run given --resume), shut DDP down cleanly (train's model and optimizer are out
+    of scope by then, as a clean gloo exit needs)."""
     rt = runtime.setup(cfg)
     try:
         return train(cfg, rt)
+    except RunFinished as done:
+        return done.summary
     finally:
         runtime.shutdown(rt)
 
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PREEMPTED", "EXIT_USAGE", "Run", "RunConfig", "Window",
-           "cli", "launch"]
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PREEMPTED", "EXIT_USAGE", "Run", "RunConfig",
+           "RunFinished", "Window", "cli", "launch"]

@@ -259,8 +259,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
         torch.set_num_threads(cfg.cpu_threads or 1)
     out = Path(cfg.out or f"runs/dqn/{cfg.preset}-{cfg.env.replace('/', '-')}-s{cfg.seed}")
     with Run(cfg, rt, out) as run:
-        if run.finished:
-            return run.summary
         env, info = make_env(cfg.env, noop_max=cfg.noop_max)  # errors before anything is written
         eval_env, _ = make_env(cfg.env, noop_max=cfg.noop_max)
         device = rt.device

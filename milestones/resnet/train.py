@@ -275,8 +275,6 @@ def main(cfg: Config) -> dict:
 def train(cfg: Config, rt: runtime.Runtime) -> dict:
     out = Path(cfg.out or f"runs/resnet/{cfg.preset}-{cfg.model}-s{cfg.seed}")
     with Run(cfg, rt, out) as run:
-        if run.finished:
-            return run.summary
         if cfg.batch_size % rt.world_size:
             raise ConfigError("batch_size", cfg.batch_size,
                               f"must divide among {rt.world_size} ranks")

@@ -256,8 +256,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
     need("sacrebleu", "text", "BLEU (evaluations and the final test)")
     out = Path(cfg.out or f"runs/transformer/{cfg.preset}-{cfg.dataset}-s{cfg.seed}")
     with Run(cfg, rt, out) as run:
-        if run.finished:
-            return run.summary
         corpus, tok, encoded = load_data(cfg)  # DataUnavailable before anything is written
         # DEVIATION(D5): at most max_tokens *padded* tokens per side, B * max(S, T + 1)
         train_batches = D.TokenBatches(encoded["train"], cfg.max_tokens, shuffle=True,

@@ -18,7 +18,7 @@ from milestones.core import runtime
 from milestones.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from milestones.core.config import ConfigError
 from milestones.core.metrics import NonFiniteLoss, read_metrics
-from milestones.core.run import Run, RunConfig, Window
+from milestones.core.run import Run, RunConfig, Window, launch
 
 
 @dataclasses.dataclass
@@ -29,10 +29,11 @@ class Loop:
 
 def toy(cfg: RunConfig, steps: int = 8, nan_at: int | None = None, bad_weights_at=None) -> dict:
     """A whole training run through the Run helper, as a milestone's train.py writes it."""
-    rt = runtime.setup(cfg)
+    return launch(lambda cfg, rt: train(cfg, rt, steps, nan_at, bad_weights_at), cfg)
+
+
+def train(cfg: RunConfig, rt, steps: int, nan_at: int | None, bad_weights_at) -> dict:
     with Run(cfg, rt, cfg.out) as run:
-        if run.finished:
-            return run.summary
         model = nn.Linear(3, 1)
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         window, loop, draws = Window("loss", "n"), Loop(), random.Random(cfg.seed)
