@@ -328,7 +328,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 if run.should_stop():
                     break
 
-        run.check_finite()
         summary = {"task": cfg.task, "optimizer": cfg.optimizer, "dataset": data.name,
                    "preset": cfg.preset, "seed": cfg.seed, "params": params}
         if not run.interrupted:

@@ -393,7 +393,8 @@ class Run:
     def should_stop(self) -> bool:
         """True when the loop should end: every step done (``stopped`` None), --max-steps,
         --max-minutes, or SIGTERM/SIGINT. Under DDP all ranks agree (the signal and clock check is
-        collective, every 10 steps). Also moves the progress bar."""
+        collective, every 10 steps). At the end, checks the last losses. Also moves the progress
+        bar."""
         if self.log_file is not None and self.step > self._shown:
             self.log_file.advance(self.step - self._shown)
             self._shown = self.step
@@ -409,8 +410,10 @@ class Run:
                 self.stopped = "max_steps"
             if self.stopped is None:
                 return False
-        # The loop ends here. The final last.pt holds this moment (RNGs, metrics lines, best), not
-        # what the final evaluation leaves, so a resumed run continues as if it never stopped.
+        # The loop ends here: its last losses are checked, and the final last.pt will hold this
+        # moment (RNGs, metrics lines, best), not what the final evaluation leaves, so a resumed
+        # run continues as if it never stopped.
+        self.check_finite()
         self._end = self.state()
         return True
 

@@ -379,7 +379,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
             if run.step % cfg.ckpt_every == 0:
                 run.save()
 
-        run.check_finite()
         if not run.interrupted and run.step % cfg.eval_every:  # a final evaluation
             evaluate_and_keep_best()
         summary = {"env": cfg.env, "preset": cfg.preset, "seed": cfg.seed, "replay": cfg.replay,

@@ -352,7 +352,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 if run.should_stop():
                     break
 
-        run.check_finite()
         summary = {"model": cfg.model, "dataset": cfg.dataset, "preset": cfg.preset,
                    "seed": cfg.seed, "params": params,
                    "images_per_s": round(run.step * cfg.batch_size / run.train_time, 1)

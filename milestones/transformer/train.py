@@ -338,7 +338,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                             old.unlink()
                 run.save()  # after the snapshot joined the list
 
-        run.check_finite()
         summary = {"dataset": corpus.name, "pair": f"{corpus.src_lang}-{corpus.tgt_lang}",
                    "preset": cfg.preset, "seed": cfg.seed, "params": params}
         if not run.interrupted:
