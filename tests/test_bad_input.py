@@ -23,6 +23,7 @@ class Case:
     setup: Callable[[Path, Path], None] | None = None  # (tmp, run folder) -> None
     needs_run: bool = False  # starts from a finished 4-step smoke run in <run>
     missing: str | None = None  # a package made unimportable for the case
+    full_disk: bool = False  # every checkpoint write fails with ENOSPC
 
 
 def corrupt(run: Path, how: str) -> None:
@@ -41,6 +42,25 @@ def corrupt(run: Path, how: str) -> None:
     elif how == "folder":
         last.unlink()
         last.mkdir()
+
+
+def cifar_folder(sizes: dict[str, tuple[int, int]], junk: str | None = None
+                 ) -> Callable[[Path, Path], None]:
+    """<tmp>/cifar: train/ and test/ with one image per CIFAR-10 class, of the sizes given by
+    file name (default 32x32), and optionally a file that is not an image."""
+    def write(tmp: Path, run: Path) -> None:
+        from PIL import Image
+
+        from milestones.core.datasets import CIFAR10_CLASSES
+
+        for split in ("train", "test"):
+            for name in CIFAR10_CLASSES:
+                (tmp / "cifar" / split / name).mkdir(parents=True)
+                size = sizes.get(f"{split}/{name}", (32, 32))
+                Image.new("RGB", size).save(tmp / "cifar" / split / name / "0.png")
+        if junk:
+            (tmp / "cifar" / junk).write_text("not an image")
+    return write
 
 
 def tsv(lines: list[str]) -> Callable[[Path, Path], None]:
@@ -69,6 +89,22 @@ CASES = {
     "--resume with another --model": Case("resnet", ["--resume", "--model", "resnet20"],
                                           "does not fit this run", needs_run=True),
     "--device cuda without CUDA": Case("resnet", ["--device", "cuda"], "CUDA is not available"),
+    "a full disk during a save": Case("resnet", ["--resume"], "previous one is intact",
+                                      needs_run=True, full_disk=True),
+    "--data-dir with the built-in shapes": Case("resnet", ["--data-dir", "{tmp}"], "`data_dir`"),
+    "an image folder with mixed sizes": Case(
+        "resnet", ["--dataset", "cifar10", "--data-dir", "{tmp}/cifar"], "is 64x48",
+        setup=cifar_folder({"train/bird": (64, 48)})),
+    "a CIFAR-10 folder of 64x64 images": Case(
+        "resnet", ["--dataset", "cifar10", "--data-dir", "{tmp}/cifar"], "32x32",
+        setup=cifar_folder({f"{split}/{name}": (64, 64) for split in ("train", "test")
+                            for name in ("airplane", "automobile", "bird", "cat", "deer", "dog",
+                                         "frog", "horse", "ship", "truck")})),
+    "a file that is not an image": Case(
+        "resnet", ["--dataset", "cifar10", "--data-dir", "{tmp}/cifar"], "is not an image",
+        setup=cifar_folder({}, junk="train/cat/notes.txt")),
+    "--data-dir with Adam's built-in digits": Case("adam", ["--data-dir", "{tmp}"],
+                                                   "`data_dir`"),
     "--max-len that leaves no pair": Case("transformer", ["--max-len", "1"], "`max_len`"),
     "--data-files without --dataset tsv": Case("transformer", ["--data-files", "{tmp}/pairs.tsv"],
                                                "--dataset tsv", setup=tsv(["a\tb"] * 5)),
@@ -115,6 +151,15 @@ def test_bad_input_is_one_message_and_exit_2(name, tmp_path, finished_run, monke
         case.setup(tmp_path, run)
     if case.missing:
         monkeypatch.setitem(sys.modules, case.missing, None)  # `import` now raises ImportError
+    if case.full_disk:
+        import errno
+
+        import milestones.core.run as R
+
+        def full(path, state):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(R, "save_checkpoint", full)
     monkeypatch.setenv("MILESTONES_DATA", str(tmp_path / "data"))
     before = snapshot(run)
     T = importlib.import_module(f"milestones.{case.milestone}.train")
@@ -129,6 +174,9 @@ def test_bad_input_is_one_message_and_exit_2(name, tmp_path, finished_run, monke
     assert code == EXIT_USAGE, f"{name}: exit {code}\n{err}"
     assert err.count("error: ") + err.count("Error parsing") == 1, err
     assert "Traceback" not in err and case.expect in err, f"{name}: {err}"
-    assert snapshot(run) == before, f"{name}: the run folder changed"
+    changed = {k for k in set(before) | set(snapshot(run)) if before.get(k) != snapshot(run).get(k)}
+    if case.full_disk:  # the run started (config, metrics) and its first save failed
+        changed -= {"config.json", "metrics.jsonl"}
+    assert not changed, f"{name}: the run folder changed: {sorted(changed)}"
     if case.needs_run and (run / "best.pt").is_file():
         assert load_checkpoint(run / "best.pt")["step"] == 4  # the previous run's best survives
