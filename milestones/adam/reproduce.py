@@ -38,7 +38,7 @@ from milestones.adam import playground
 from milestones.adam import train as T
 from milestones.core.config import EXIT_PREEMPTED, require
 from milestones.core.data import DataUnavailable, MissingPackage
-from milestones.core.jobs import ReproduceConfig, finished_summary, map_runs
+from milestones.core.jobs import ReproduceConfig, finished_summary, map_runs, prepare
 from milestones.core.metrics import NonFiniteLoss, environment, read_metrics
 from milestones.core.plots import plot_curves
 from milestones.core.report import fmt, mean_std, write_results
@@ -155,8 +155,9 @@ PRESETS = {"cpu": cpu, "smoke": smoke, "paper": paper}
 def _train(run: T.Config, threads: int) -> dict:
     """train.main, unless the run finished before; a diverged run is a summary too."""
     torch.set_num_threads(threads)
-    summary = finished_summary(run.out, lambda s: s.get("diverged") or (
-        s["step"] == s["steps"] and s["stopped"] is None))
+    summary = None if run.overwrite else finished_summary(run.out, lambda s: s.get("diverged")
+                                                          or (s["step"] == s["steps"]
+                                                              and s["stopped"] is None))
     if summary is not None:
         return summary
     summary_path = Path(run.out) / "summary.json"
@@ -172,7 +173,7 @@ def _train(run: T.Config, threads: int) -> dict:
 
 
 def run_all(cfg: Config, runs: list[T.Config]) -> list[dict]:
-    return map_runs(_train, runs, cfg.jobs)
+    return map_runs(_train, prepare(cfg, runs), cfg.jobs)
 
 
 def base_config(cfg: Config, **kw) -> T.Config:

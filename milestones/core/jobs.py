@@ -1,6 +1,13 @@
 """Many training runs for a ``reproduce.py``: a few at a time in separate processes, each skipped
 when its run folder holds a finished summary, so an interrupted reproduction picks up where it
-stopped. :class:`ReproduceConfig` holds the options every reproduction shares."""
+stopped. :class:`ReproduceConfig` holds the options every reproduction shares.
+
+A run folder is reused (or resumed) only when it was made by the same code (the package's source
+hash, ``core.metrics.code_sha256``) and the same settings; otherwise it is *stale* and
+:func:`prepare` refuses it, unless ``--reuse-stale`` (use it as it is: results.json lists it) or
+``--retrain-stale`` (train it again). :func:`provenance` is the record results.json keeps: the
+command, the code, the machine and, for every run, the code that made it.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +15,14 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
-from milestones.core.config import require
+from milestones.core.config import ConfigError, require
 
 R = TypeVar("R")
 
@@ -35,10 +43,96 @@ class ReproduceConfig:
     that finished there before is reused, not trained again (so a stopped reproduction resumes)."""
     device: str = "auto"
     """Device of every run: auto = cuda > mps > cpu; or cpu, cuda, cuda:N, mps."""
+    reuse_stale: bool = False
+    """Use the runs in --out that other code or other settings made (stale runs) as they are,
+    finished or not; results.json lists them. Without it such runs stop the reproduction."""
+    retrain_stale: bool = False
+    """Train stale runs again from the start, replacing their folders."""
 
     def __post_init__(self) -> None:
         require(len(self.seeds) > 0, self, "seeds", "give at least one")
         require(self.jobs > 0, self, "jobs", "must be > 0")
+        require(not (self.reuse_stale and self.retrain_stale), self, "retrain_stale",
+                "--reuse-stale keeps stale runs, --retrain-stale replaces them: choose one")
+
+
+class StaleRuns(ConfigError):
+    """Run folders made by other code or settings, found where a reproduction would reuse them."""
+
+    def __init__(self, stale: list[tuple[str, str]]):
+        shown = "\n".join(f"  {out}: {why}" for out, why in stale[:10])
+        more = f"\n  ... and {len(stale) - 10} more" if len(stale) > 10 else ""
+        ValueError.__init__(self, f"{len(stale)} run(s) were made by other code or settings "
+                            f"than this command's:\n{shown}{more}\nAdd --retrain-stale to train "
+                            "them again, or --reuse-stale to use them as they are (results.json "
+                            "then lists them as stale).")
+        self.field = "reuse_stale"
+
+
+def staleness(run: Any) -> str | None:
+    """Why the folder of ``run`` (a training config) was made by other code or settings than
+    ``run`` and this code; None when it was not, or holds no run yet."""
+    from milestones.core.config import to_dict
+    from milestones.core.metrics import code_sha256, read_metrics
+    from milestones.core.run import RUNTIME_FIELDS
+
+    path = Path(run.out) / "metrics.jsonl"
+    if not path.is_file():
+        return None
+    try:
+        header = read_metrics(path)[0]
+    except (ValueError, IndexError):
+        return "its metrics.jsonl cannot be read"
+    made = header.get("env", {}).get("code_sha256")
+    if made != code_sha256():
+        return f"code {made or '(not recorded)'}, now {code_sha256()}"
+    now = json.loads(json.dumps(to_dict(run)))  # as JSON has it: tuples are lists
+    changed = {k: (header["config"].get(k), v) for k, v in now.items()
+               if k not in RUNTIME_FIELDS and header["config"].get(k) != v}
+    return f"settings {changed}" if changed else None
+
+
+def prepare(cfg: ReproduceConfig, runs: list[R]) -> list[R]:
+    """The runs to hand to :func:`map_runs`: stale folders refused (:class:`StaleRuns`), reused
+    (``cfg.reuse_stale``) or set to start over (``cfg.retrain_stale``). Says what it reuses."""
+    stale = [(run, why) for run in runs if (why := staleness(run))]
+    if stale and not (cfg.reuse_stale or cfg.retrain_stale):
+        raise StaleRuns([(str(run.out), why) for run, why in stale])
+    if cfg.retrain_stale:
+        again = {id(run) for run, _ in stale}
+        runs = [dataclasses.replace(run, resume=False, overwrite=True) if id(run) in again
+                else run for run in runs]
+    finished = sum(not run.overwrite and (Path(run.out) / "summary.json").is_file()
+                   for run in runs)
+    if finished or stale:
+        print(f"reproduce: {len(runs)} runs; {finished} finished before (reused)"
+              + (f"; {len(stale)} stale, {'retrained' if cfg.retrain_stale else 'reused'}"
+                 if stale else ""), file=sys.stderr)
+    return runs
+
+
+def provenance(out: str | Path) -> dict:
+    """What results.json records about how it was made: the command, this code
+    (``core.metrics.code_version``), the machine, the date, and for every run folder under
+    ``out`` the code that made it (``stale``: other code than this)."""
+    import platform
+
+    from milestones.core.metrics import _cpu_name, code_version, read_metrics
+    from milestones.core.run import _prog
+
+    code = code_version()
+    runs = []
+    for path in sorted(Path(out).rglob("metrics.jsonl")):
+        env = read_metrics(path)[0].get("env", {})
+        runs.append({"run": path.parent.relative_to(out).as_posix(),
+                     "git_sha": env.get("git_sha"), "git_dirty": env.get("git_dirty"),
+                     "code_sha256": env.get("code_sha256"),
+                     "stale": env.get("code_sha256") != code["code_sha256"],
+                     "device": env.get("device_name"), "threads": env.get("threads")})
+    return {"command": " ".join([_prog() or sys.argv[0], *sys.argv[1:]]), **code,
+            "machine": f"{_cpu_name()} ({os.cpu_count()} cores), {platform.platform()}",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": len(runs),
+            "stale_runs": [r["run"] for r in runs if r["stale"]], "run_code": runs}
 
 
 def finished_summary(out: str | Path, done: Callable[[dict], bool]) -> dict | None:
@@ -55,7 +149,7 @@ def train_or_reuse(main: Callable[[Any], dict], run: Any, done: Callable[[dict],
     signal stopped ends the whole reproduction (EXIT_PREEMPTED): rerunning resumes it."""
     from milestones.core.config import EXIT_PREEMPTED
 
-    summary = finished_summary(run.out, done)
+    summary = None if run.overwrite else finished_summary(run.out, done)  # --retrain-stale
     if summary is None:
         summary = main(run)
         if summary["stopped"] in ("SIGTERM", "SIGINT"):

@@ -10,6 +10,8 @@ if the run had never stopped. Non-finite values are written as the strings "nan"
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import math
 import os
@@ -44,17 +46,53 @@ def check_finite(losses: list[torch.Tensor], steps: list[int], kept: str = "") -
                             f"{kept}Try a lower --lr, or --dtype fp32.")
 
 
-def git_sha() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() if out.returncode == 0 else None
+        out = subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
 
 
+def git_sha() -> str | None:
+    sha = _git("rev-parse", "HEAD")
+    return sha.strip() if sha else None
+
+
+@functools.lru_cache(maxsize=1)
+def code_sha256() -> str:
+    """A hash of the package's own Python source (every milestones/**/*.py, path and bytes): the
+    same for any copy of the same code, in a git checkout or an installed wheel."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def code_version() -> dict[str, Any]:
+    """What code made a run: the git commit, whether the working tree differs from it (any
+    change or untracked file; then a hash of the difference, so two dirty runs can be told
+    apart), and :func:`code_sha256`. Without git the first three are None."""
+    sha = git_sha()
+    status = _git("status", "--porcelain") if sha else None
+    dirty = bool(status and status.strip()) if sha else None
+    diff = None
+    if dirty:
+        digest = hashlib.sha256((status + (_git("diff", "HEAD") or "")).encode())
+        top = Path((_git("rev-parse", "--show-toplevel") or ".").strip())
+        for line in status.splitlines():  # untracked files: their content
+            if line.startswith("?? ") and (top / line[3:]).is_file():
+                digest.update((top / line[3:]).read_bytes())
+        diff = digest.hexdigest()[:16]
+    return {"git_sha": sha, "git_dirty": dirty, "git_diff_sha256": diff,
+            "code_sha256": code_sha256()}
+
+
 def environment(device: torch.device) -> dict[str, Any]:
-    """Versions, git SHA, host and device: the provenance every run records."""
+    """Versions, the code (:func:`code_version`), host and device: the provenance every run
+    records."""
     import numpy
     import torchvision
 
@@ -62,7 +100,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     return {
         "python": sys.version.split()[0], "torch": str(torch.__version__),  # plain str, not
         "torchvision": str(torchvision.__version__), "numpy": numpy.__version__,  # TorchVersion
-        "git_sha": git_sha(), "host": socket.gethostname(), "device": str(device),
+        **code_version(), "host": socket.gethostname(), "device": str(device),
         "device_name": name, "threads": torch.get_num_threads(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

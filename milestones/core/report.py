@@ -68,14 +68,28 @@ def fmt(stat: dict | None, digits: int = 2, *, bare_single: bool = False) -> str
 
 
 def write_results(out: str | Path, results: dict, markdown: str) -> None:
-    """Write ``<out>/results.json`` (strict JSON: a non-finite float becomes null) and
-    ``<out>/results.md``, and print the markdown."""
+    """Write ``<out>/results.json`` (strict JSON: a non-finite float becomes null) with its
+    provenance (``core.jobs.provenance``: the command, the code, the machine, every run's code)
+    and ``<out>/results.md`` ending with a line of it, and print the markdown."""
+    from milestones.core.jobs import provenance
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    results = {**results, "provenance": provenance(out)}
+    markdown = markdown.rstrip("\n") + "\n\n" + provenance_line(results["provenance"]) + "\n"
     text = json.dumps(_strict(results), indent=2, allow_nan=False)
     (out / "results.json").write_text(text + "\n")
     (out / "results.md").write_text(markdown)
     print(markdown)
+
+
+def provenance_line(p: dict) -> str:
+    """One line of results.md saying what made it (see ``core.jobs.provenance``)."""
+    tree = ("a clean tree" if p["git_dirty"] is False else
+            f"uncommitted changes (diff {p['git_diff_sha256']})" if p["git_dirty"] else "no git")
+    stale = f"; {len(p['stale_runs'])} made by other code (stale)" if p["stale_runs"] else ""
+    return (f"Made by `{p['command']}` at git {str(p['git_sha'])[:10]} with {tree}, code "
+            f"{p['code_sha256']}; {p['runs']} runs{stale}; {p['machine']}; {p['date']}.")
 
 
 def _strict(x: Any) -> Any:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from milestones.core.config import require
-from milestones.core.jobs import ReproduceConfig, map_runs, train_or_reuse
+from milestones.core.jobs import ReproduceConfig, map_runs, prepare, train_or_reuse
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
 from milestones.core.report import fmt, over_seeds, totals, write_results
@@ -131,7 +131,8 @@ def main(cfg: Config) -> dict:
     jobs = max(1, min(cfg.jobs, len(runs)))
     threads = 1 if cfg.device == "cpu" else None  # small networks: one thread each
     print(f"reproduce: {len(runs)} runs, {jobs} at a time")
-    summaries = dict(zip(runs, map_runs(_train, list(runs.values()), jobs, threads), strict=True))
+    todo = prepare(cfg, list(runs.values()))  # stale runs refused, retrained or reused
+    summaries = dict(zip(runs, map_runs(_train, todo, jobs, threads), strict=True))
 
     results: dict = {"config": dataclasses.asdict(cfg), "paper": PAPER, "envs": {}}
     curves: dict = {}

@@ -27,7 +27,7 @@ from typing import Literal
 
 from milestones.core.config import require
 from milestones.core.data import DataUnavailable
-from milestones.core.jobs import ReproduceConfig, map_runs, train_or_reuse
+from milestones.core.jobs import ReproduceConfig, map_runs, prepare, train_or_reuse
 from milestones.core.metrics import read_metrics
 from milestones.core.plots import plot_curves
 from milestones.core.report import fmt, over_seeds, totals, write_results
@@ -164,7 +164,8 @@ def main(cfg: Config) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(cfg.jobs, len(runs)))
     print(f"reproduce: {len(runs)} runs on {dataset}, {jobs} at a time")
-    summaries = dict(zip(runs, map_runs(_train, list(runs.values()), jobs), strict=True))
+    todo = prepare(cfg, list(runs.values()))  # stale runs refused, retrained or reused
+    summaries = dict(zip(runs, map_runs(_train, todo, jobs), strict=True))
 
     # Training error at the end: the mean over the last 10% of iterations (as the curves show it).
     results = {"dataset": dataset, "source": None, "config": dataclasses.asdict(cfg),

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from milestones.core.config import require
-from milestones.core.jobs import ReproduceConfig, map_runs, train_or_reuse
+from milestones.core.jobs import ReproduceConfig, map_runs, prepare, train_or_reuse
 from milestones.core.metrics import read_metrics
 from milestones.core.report import fmt, over_seeds, totals, write_results
 from milestones.core.run import cli
@@ -105,8 +105,8 @@ def main(cfg: Config) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"reproduce: {len(runs)} runs, {min(cfg.jobs, len(runs))} at a time")
-    summaries = dict(zip(runs, map_runs(_train, list(runs.values()), cfg.jobs, threads=1),
-                         strict=True))
+    todo = prepare(cfg, list(runs.values()))  # stale runs refused, retrained or reused
+    summaries = dict(zip(runs, map_runs(_train, todo, cfg.jobs, threads=1), strict=True))
 
     results: dict = {"config": dataclasses.asdict(cfg), "paper": PAPER, "variants": {}}
     for (variant, seed), run in runs.items():

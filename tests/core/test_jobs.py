@@ -1,6 +1,7 @@
-"""core.jobs: runs in parallel processes, finished runs skipped."""
+"""core.jobs: runs in parallel processes, finished runs skipped, stale runs refused."""
 
 import json
+from pathlib import Path
 
 from milestones.core.jobs import finished_summary, map_runs
 
@@ -29,6 +30,7 @@ def test_train_or_reuse_trains_once_and_stops_on_preemption(tmp_path):
 
     class Run:
         out = str(tmp_path)
+        overwrite = False
 
     calls = []
 
@@ -43,3 +45,34 @@ def test_train_or_reuse_trains_once_and_stops_on_preemption(tmp_path):
     with pytest.raises(SystemExit) as e:
         train_or_reuse(lambda run: {"stopped": "SIGTERM"}, Run, lambda s: False)
     assert e.value.code == EXIT_PREEMPTED
+
+
+def test_a_run_made_by_other_code_or_settings_is_stale(tmp_path):
+    """A finished run is reused only when the same code and settings made it; otherwise the
+    reproduction stops and names it, unless told to reuse or to retrain it."""
+    import dataclasses
+
+    import pytest
+
+    from milestones.core.jobs import ReproduceConfig, StaleRuns, prepare, provenance, staleness
+    from milestones.resnet import train as T
+
+    run = dataclasses.replace(T.smoke(), out=str(tmp_path / "runs" / "a"), resume=True)
+    T.main(run)
+    assert staleness(run) is None and prepare(ReproduceConfig(), [run]) == [run]
+    assert "settings" in staleness(dataclasses.replace(run, lr=0.05))
+
+    path = Path(run.out) / "metrics.jsonl"  # as if an older version of the code had made it
+    header, *rest = path.read_text().splitlines(keepends=True)
+    record = json.loads(header)
+    record["env"]["code_sha256"] = "0123456789abcdef"
+    path.write_text(json.dumps(record) + "\n" + "".join(rest))
+    assert staleness(run).startswith("code 0123456789abcdef")
+    with pytest.raises(StaleRuns, match="--retrain-stale.*--reuse-stale"):
+        prepare(ReproduceConfig(), [run])
+    assert prepare(ReproduceConfig(reuse_stale=True), [run]) == [run]
+    (again,) = prepare(ReproduceConfig(retrain_stale=True), [run])
+    assert again.overwrite and not again.resume
+    record = provenance(tmp_path)
+    assert record["stale_runs"] == ["runs/a"] and record["run_code"][0]["code_sha256"] == \
+        "0123456789abcdef"

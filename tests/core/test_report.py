@@ -52,8 +52,13 @@ def test_write_results_is_strict_json_and_prints_the_table(tmp_path, capsys):
 
     saved = json.loads((tmp_path / "out" / "results.json").read_text(),
                        parse_constant=no_constants)
+    provenance = saved.pop("provenance")
     assert saved == {"loss": {"mean": None, "std": None, "n": 2}, "grid": [0.001, None], "n": 2,
                      "runs": [{"x": None}]}
-    assert (tmp_path / "out" / "results.md").read_text() == "| a | b |\n"
-    assert capsys.readouterr().out == "| a | b |\n\n"
+    from milestones.core.metrics import code_sha256
+
+    assert provenance["code_sha256"] == code_sha256() and provenance["runs"] == 0
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert md.startswith("| a | b |\n\nMade by `") and f"code {code_sha256()}" in md
+    assert capsys.readouterr().out == md + "\n"
     assert results["grid"] == (1e-3, results["grid"][1])  # the caller's dict is left as it was
