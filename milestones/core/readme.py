@@ -1,0 +1,126 @@
+"""README numbers rendered from the committed JSON files that hold them, so every number a README
+states can be traced to a file a script wrote (results.json, quick.json, benchmark.json).
+
+A README holds its template in an HTML comment (invisible when rendered) and the rendered text
+after it, up to a closing comment::
+
+    <!-- template quick=results/quick.json
+    Seed {quick.seed}: **{100 * quick.summary.final_test_error:.2f}% test error**
+    -->
+    Seed 0: **2.18% test error**
+    <!-- /template -->
+
+The sources (``name=path``, relative to the README's folder) are JSON files; a field is a Python
+expression over them (attribute access into the JSON, arithmetic, :func:`pm`, :func:`pct`) with a
+format spec, as in an f-string. ``python -m milestones.core.readme`` re-renders every README;
+``--check`` exits 1 when one is out of date (a test runs it). No number sits in a README's results
+by hand: ``unrendered_numbers`` finds those outside templates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+BLOCK = re.compile(r"<!-- template (?P<sources>[^\n]*)\n(?P<template>.*?)\n-->\n"
+                   r"(?P<rendered>.*?)<!-- /template -->", re.DOTALL)
+
+
+def _namespace(x: Any) -> Any:
+    if isinstance(x, dict):
+        return SimpleNamespace(**{k.replace(" ", "_").replace("-", "_").replace("+", "_"):
+                                  _namespace(v) for k, v in x.items()})
+    if isinstance(x, list):
+        return [_namespace(v) for v in x]
+    return x
+
+
+def pm(stat: Any, digits: int = 2, scale: float = 1.0) -> str:
+    """A {"mean", "std"} as "mean ± std" (times ``scale``)."""
+    s = vars(stat) if isinstance(stat, SimpleNamespace) else stat
+    return f"{scale * s['mean']:.{digits}f} ± {scale * s['std']:.{digits}f}"
+
+
+def pct(x: float, digits: int = 2) -> str:
+    """A fraction as a percentage: 0.0218 -> "2.18"."""
+    return f"{100 * x:.{digits}f}"
+
+
+def render(template: str, sources: dict[str, Path]) -> str:
+    """The template with every {field} evaluated over the JSON sources."""
+    names = {name: _namespace(json.loads(path.read_text())) for name, path in sources.items()}
+    names.update(pm=pm, pct=pct, round=round, len=len, min=min, max=max, abs=abs, sum=sum)
+    quoted = template.replace('"""', '\\"\\"\\"')
+    return eval(f'f"""{quoted}"""', {"__builtins__": {}}, names)  # noqa: S307 (our own READMEs)
+
+
+def update(readme: Path) -> tuple[str, str]:
+    """(current text, text with every template re-rendered)."""
+    text = readme.read_text()
+
+    def one(m: re.Match) -> str:
+        sources = {}
+        for item in m["sources"].split():
+            name, _, path = item.partition("=")
+            sources[name] = readme.parent / path
+        rendered = render(m["template"], sources)
+        return (f"<!-- template {m['sources']}\n{m['template']}\n-->\n{rendered}\n"
+                "<!-- /template -->")
+
+    return text, BLOCK.sub(one, text)
+
+
+NOT_RESULTS = re.compile(  # numbers in a results section that are names, not results
+    r"`[^`]*`"  # code and commands
+    r"|\]\([^)]*\)"  # link targets
+    r"|§[\d.]+"
+    r"|(?:Fig|Figs|Table|Tables|Eq|Eqs|Algorithm|Alg|App|Appendix|ED Table)\.? ?[\dA-Z.,–-]+"
+    r"|\bD\d+\b|arXiv:\S+"
+    r"|\b[A-Za-z]+[-_]?\d+[A-Za-z\d]*\b"  # resnet20, plain-56, fig6, v1, Pong-v5, bf16
+    r"|\b\d+[×x]\d+(?:[×x]\d+)*\b"  # shapes: 32x32, 4×84×84
+)
+
+
+def unrendered_numbers(readme: Path, section: str = "## Results") -> list[str]:
+    """Lines of ``section`` (up to the next "## ") holding a number outside a template's
+    rendered text: numbers a README would state with no file behind them."""
+    text = BLOCK.sub("", readme.read_text())
+    start = text.find(section + "\n")
+    if start < 0:
+        return []
+    end = text.find("\n## ", start + len(section))
+    body = text[start + len(section):end if end > 0 else None]
+    return [line for line in body.splitlines() if re.search(r"\d", NOT_RESULTS.sub("", line))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m milestones.core.readme",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("readmes", nargs="*", type=Path,
+                        help="README files (default: every milestone's)")
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if a README is out of date")
+    args = parser.parse_args(argv)
+    root = Path(__file__).resolve().parents[1]
+    readmes = args.readmes or sorted(root.glob("*/README.md"))
+    stale = []
+    for readme in readmes:
+        old, new = update(readme)
+        if old != new:
+            stale.append(readme)
+            if not args.check:
+                readme.write_text(new)
+    verb = "out of date" if args.check else "re-rendered"
+    for readme in stale:
+        print(f"{readme}: {verb}", file=sys.stderr)
+    return 1 if stale and args.check else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Record a milestone's numbers as committed JSON, then re-render its README from them.
+
+    python -m milestones.record quick resnet       # the quick preset -> resnet/results/quick.json
+    python -m milestones.record benchmark resnet   # benchmarks/resnet.py -> .../benchmark.json
+    python -m milestones.record results resnet     # a reproduce's --out -> .../results.json, .md
+                                                   # and its figures
+
+Each file holds what made it: the command, the code (git SHA, a clean tree, the source hash),
+the machine and the date. A dirty working tree is refused (``--allow-dirty`` overrides it, and
+the file says so): a committed number must name a commit that holds the code behind it. Measure
+on a quiet machine: another job on the same cores distorts timings many times over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import milestones
+
+PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent
+
+
+def provenance(command: str) -> dict:
+    import os
+
+    from milestones.core.metrics import _cpu_name, code_version
+
+    return {"command": command, **code_version(),
+            "machine": f"{_cpu_name()} ({os.cpu_count()} cores), {platform.platform()}",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def record_quick(name: str, seed: int) -> dict:
+    """The quick preset, trained from scratch: its summary, data and run header."""
+    import dataclasses
+    import importlib
+
+    from milestones.core.metrics import read_metrics
+
+    T = importlib.import_module(f"milestones.{name}.train")
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = dataclasses.replace(T.quick(), seed=seed, out=str(Path(tmp) / "run"),
+                                  progress=False)
+        summary = T.main(cfg)
+        header = read_metrics(Path(tmp) / "run" / "metrics.jsonl")[0]
+    summary.pop("out", None)
+    env = header["env"]
+    return {"summary": summary, "seed": seed, "config": header["config"],
+            "data": header.get("data") or header.get("environment"), "params": header.get("params"),
+            "threads": env["threads"], "device": env["device_name"], "torch": env["torch"]}
+
+
+def record_benchmark(name: str, args: list[str]) -> dict:
+    script = REPO / "benchmarks" / f"{name}.py"
+    res = subprocess.run([sys.executable, str(script), *args], cwd=REPO, capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"error: {script.name} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout[res.stdout.index("{"):])
+
+
+def record_results(name: str, source: Path, target: Path) -> dict:
+    results = json.loads((source / "results.json").read_text())
+    for path in [source / "results.md", *source.glob("*.png")]:
+        shutil.copy2(path, target / path.name)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    from milestones.core.metrics import code_version
+    from milestones.core.readme import main as render_readmes
+
+    parser = argparse.ArgumentParser(prog="python -m milestones.record",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=("quick", "benchmark", "results"))
+    parser.add_argument("milestone", choices=[m.name for m in milestones.REGISTRY
+                                              if m.implemented])
+    parser.add_argument("--seed", type=int, default=0, help="quick: the run's seed")
+    parser.add_argument("--from", dest="source", type=Path, default=None,
+                        help="results: the reproduce's --out (default runs/<m>/reproduce)")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="record even with uncommitted changes (the file says so)")
+    args, extra = parser.parse_known_args(argv)
+    if code_version()["git_dirty"] and not args.allow_dirty:
+        print("error: the working tree has uncommitted changes, so no commit would hold the code "
+              "behind these numbers; commit first (or --allow-dirty)", file=sys.stderr)
+        return 2
+    target = PACKAGE / args.milestone / "results"
+    target.mkdir(exist_ok=True)
+    command = " ".join(["python -m milestones.record", *(argv or sys.argv[1:])])
+    if args.what == "quick":
+        record = record_quick(args.milestone, args.seed)
+        record["provenance"] = provenance(f"python -m milestones.{args.milestone}.train "
+                                          f"--preset quick --seed {args.seed} (via {command})")
+    elif args.what == "benchmark":
+        record = {"result": record_benchmark(args.milestone, extra)}
+        record["provenance"] = provenance(" ".join([f"python benchmarks/{args.milestone}.py",
+                                                    *extra]) + f" (via {command})")
+    else:
+        source = args.source or Path("runs") / args.milestone / "reproduce"
+        record = record_results(args.milestone, source, target)
+        if record.get("provenance", {}).get("git_dirty") and not args.allow_dirty:
+            print(f"error: {source}/results.json was made from uncommitted code", file=sys.stderr)
+            return 2
+    from milestones.core.report import _strict
+
+    path = target / f"{args.what}.json"
+    path.write_text(json.dumps(_strict(record), indent=2, allow_nan=False) + "\n")
+    print(f"wrote {path}")
+    return render_readmes([PACKAGE / args.milestone / "README.md"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
