@@ -2,11 +2,12 @@
 when its run folder holds a finished summary, so an interrupted reproduction picks up where it
 stopped. :class:`ReproduceConfig` holds the options every reproduction shares.
 
-A run folder is reused (or resumed) only when it was made by the same code (the package's source
-hash, ``core.metrics.code_sha256``) and the same settings; otherwise it is *stale* and
-:func:`prepare` refuses it, unless ``--reuse-stale`` (use it as it is: results.json lists it) or
-``--retrain-stale`` (train it again). :func:`provenance` is the record results.json keeps: the
-command, the code, the machine and, for every run, the code that made it.
+A run folder is reused (or resumed) only when it was made by the same code (the package's files
+its run had loaded, ``core.metrics.code_files``, hashed again now) and the same settings;
+otherwise it is *stale* and :func:`prepare` refuses it, unless ``--reuse-stale`` (use it as it
+is: results.json lists it) or ``--retrain-stale`` (train it again). :func:`provenance` is the
+record results.json keeps: the command, the code, the machine and, for every run, the code that
+made it.
 """
 
 from __future__ import annotations
@@ -83,9 +84,11 @@ def staleness(run: Any) -> str | None:
         header = read_metrics(path)[0]
     except (ValueError, IndexError):
         return "its metrics.jsonl cannot be read"
-    made = header.get("env", {}).get("code_sha256")
-    if made != code_sha256():
-        return f"code {made or '(not recorded)'}, now {code_sha256()}"
+    env = header.get("env", {})
+    made, files = env.get("code_sha256"), env.get("code_files")
+    now = code_sha256(files) if files else None
+    if made is None or made != now:  # the same files hashed again: did any of them change?
+        return f"code {made or '(not recorded)'}, now {now}"
     now = json.loads(json.dumps(to_dict(run)))  # as JSON has it: tuples are lists
     changed = {k: (header["config"].get(k), v) for k, v in now.items()
                if k not in RUNTIME_FIELDS and header["config"].get(k) != v}
@@ -117,17 +120,18 @@ def provenance(out: str | Path) -> dict:
     ``out`` the code that made it (``stale``: other code than this)."""
     import platform
 
-    from milestones.core.metrics import _cpu_name, code_version, read_metrics
+    from milestones.core.metrics import _cpu_name, code_sha256, code_version, read_metrics
     from milestones.core.run import _prog
 
     code = code_version()
     runs = []
     for path in sorted(Path(out).rglob("metrics.jsonl")):
         env = read_metrics(path)[0].get("env", {})
+        files = env.get("code_files")
         runs.append({"run": path.parent.relative_to(out).as_posix(),
                      "git_sha": env.get("git_sha"), "git_dirty": env.get("git_dirty"),
                      "code_sha256": env.get("code_sha256"),
-                     "stale": env.get("code_sha256") != code["code_sha256"],
+                     "stale": not files or env.get("code_sha256") != code_sha256(files),
                      "device": env.get("device_name"), "threads": env.get("threads")})
     return {"command": " ".join([_prog() or sys.argv[0], *sys.argv[1:]]), **code,
             "machine": f"{_cpu_name()} ({os.cpu_count()} cores), {platform.platform()}",

@@ -10,7 +10,6 @@ if the run had never stopped. Non-finite values are written as the strings "nan"
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -60,21 +59,36 @@ def git_sha() -> str | None:
     return sha.strip() if sha else None
 
 
-@functools.lru_cache(maxsize=1)
-def code_sha256() -> str:
-    """A hash of the package's own Python source (every milestones/**/*.py, path and bytes): the
-    same for any copy of the same code, in a git checkout or an installed wheel."""
-    root = Path(__file__).resolve().parents[1]
+def code_files() -> list[str]:
+    """The package's source files this process has loaded (paths relative to the package's
+    parent), but the reproduce scripts': the code a training run is made of. A run records them,
+    so a later check re-hashes exactly these (a reproduction's plotting code is not the run's)."""
+    root = Path(__file__).resolve().parents[2]
+    files = set()
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if (name == "milestones" or name.startswith("milestones.")) and path \
+                and not name.endswith((".reproduce", ".record")):
+            files.add(Path(path).resolve().relative_to(root).as_posix())
+    return sorted(files)
+
+
+def code_sha256(files: list[str] | None = None) -> str:
+    """A hash of source files (paths and bytes; default :func:`code_files`), the same for any copy
+    of the same code, in a git checkout or an installed wheel; "missing" files hash as such."""
+    root = Path(__file__).resolve().parents[2]
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    for name in code_files() if files is None else files:
+        path = root / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"\1"))
     return digest.hexdigest()[:16]
 
 
 def code_version() -> dict[str, Any]:
     """What code made a run: the git commit, whether the working tree differs from it (any
     change or untracked file; then a hash of the difference, so two dirty runs can be told
-    apart), and :func:`code_sha256`. Without git the first three are None."""
+    apart), :func:`code_files` and their :func:`code_sha256`. Without git the first three are
+    None."""
     sha = git_sha()
     status = _git("status", "--porcelain") if sha else None
     dirty = bool(status and status.strip()) if sha else None
@@ -86,8 +100,9 @@ def code_version() -> dict[str, Any]:
             if line.startswith("?? ") and (top / line[3:]).is_file():
                 digest.update((top / line[3:]).read_bytes())
         diff = digest.hexdigest()[:16]
+    files = code_files()
     return {"git_sha": sha, "git_dirty": dirty, "git_diff_sha256": diff,
-            "code_sha256": code_sha256()}
+            "code_sha256": code_sha256(files), "code_files": files}
 
 
 def environment(device: torch.device) -> dict[str, Any]:
