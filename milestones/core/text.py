@@ -466,3 +466,17 @@ def bleu(hypotheses: list[str], references: list[str]) -> tuple[float, str]:
     metric = sacrebleu.metrics.BLEU()
     score = metric.corpus_score(hypotheses, [references])
     return score.score, str(metric.get_signature())
+
+
+def translation_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    """What a BLEU score needs beside it: ``bleu``; ``length_ratio``, the hypotheses' length
+    over the references' (BLEU's brevity penalty acts below 1; far above 1 means run-on output);
+    ``chrf`` (character n-gram F-score, kinder to morphology); ``exact`` (the fraction of
+    sentences translated exactly)."""
+    import sacrebleu
+
+    score = sacrebleu.metrics.BLEU().corpus_score(hypotheses, [references])
+    chrf = sacrebleu.metrics.CHRF().corpus_score(hypotheses, [references]).score
+    exact = sum(h.strip() == r.strip() for h, r in zip(hypotheses, references, strict=True))
+    return {"bleu": score.score, "length_ratio": score.sys_len / max(score.ref_len, 1),
+            "chrf": chrf, "exact": exact / max(len(references), 1)}

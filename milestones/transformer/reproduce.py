@@ -117,16 +117,21 @@ def main(cfg: Config) -> dict:
                                                          "runs": []})
         entry["runs"].append({"seed": seed, "test_bleu": s["test_bleu"],
                               "test_bleu_averaged": s.get("test_bleu_averaged"),
+                              "test_chrf": s.get("test_chrf"),
+                              "test_length_ratio": s.get("test_length_ratio"),
+                              "test_exact": s.get("test_exact"),
                               "long_bleu": s.get("long_bleu"),
                               "valid_perplexity": valid["perplexity"],
+                              "valid_bleu_greedy": valid.get("bleu_greedy"),
                               "params": s["params"], "train_time_s": s["train_time_s"]})
         results["copy_source_bleu"] = s["copy_source_bleu"]
         results["bleu_signature"] = s["bleu_signature"]
         results["env"] = records[0]["env"]
         results["data"] = records[0]["data"]
     for entry in results["variants"].values():
-        entry.update(over_seeds(entry["runs"], ("test_bleu", "test_bleu_averaged", "long_bleu",
-                                                "valid_perplexity")))
+        entry.update(over_seeds(entry["runs"], ("test_bleu", "test_bleu_averaged", "test_chrf",
+                                                "test_length_ratio", "test_exact", "long_bleu",
+                                                "valid_perplexity", "valid_bleu_greedy")))
     results["claims"] = claims(results)
     results.update(totals(summaries.values(), t0))
     plots(cfg, results, runs, out)

@@ -32,7 +32,7 @@ from milestones.core.checkpoint import export_safetensors
 from milestones.core.config import require
 from milestones.core.data import data_root, need
 from milestones.core.run import Run, RunConfig, Window, cli, launch
-from milestones.core.text import bleu
+from milestones.core.text import bleu, translation_scores
 from milestones.transformer import data as D
 from milestones.transformer.decode import beam_search, greedy_decode
 from milestones.transformer.model import Transformer, label_smoothed_loss
@@ -290,15 +290,22 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 yield from train_batches.epoch(epoch, start)
                 epoch, start = epoch + 1, 0
 
+        sample = encoded["valid"][:cfg.bleu_sentences]
+        refs = [r for _, r in corpus.valid[:len(sample)]]
+        copy_bleu = bleu([s for s, _ in corpus.valid[:len(sample)]], refs)[0] if rt.is_main \
+            else None  # what no translation at all scores: the output must beat it
+
         def validate() -> None:
             with run.paused():
                 result = evaluate_loss(model, valid_batches.epoch(0), cfg.label_smoothing)
                 if rt.is_main:
-                    sample = encoded["valid"][:cfg.bleu_sentences]
                     hyps = translate(model, tok, sample, beam=1, alpha=cfg.length_penalty,
                                      device=rt.device)
-                    refs = [r for _, r in corpus.valid[:len(sample)]]
-                    result["bleu_greedy"] = bleu(hyps, refs)[0]
+                    scores = translation_scores(hyps, refs)
+                    result.update({f"{k}_greedy": v for k, v in scores.items()})
+                    if scores["bleu"] <= copy_bleu:
+                        run.print(f"warning: step {run.step}: validation BLEU {scores['bleu']:.1f}"
+                                  f" is no better than copying the source ({copy_bleu:.1f})")
             run.log("valid", **result)
             run.keep_best("valid_loss", result["loss"])  # best.pt, on the validation pairs
 
@@ -376,6 +383,9 @@ def final_evaluation(cfg: Config, model: Transformer, tok, corpus, encoded, out:
                      device=rt.device)
     # DEVIATION(D2): detokenised BLEU (sacrebleu, core.text.bleu), not tokenised BLEU
     result["test_bleu"], result["bleu_signature"] = bleu(last, refs)
+    scores = translation_scores(last, refs)
+    result.update(test_length_ratio=scores["length_ratio"], test_chrf=scores["chrf"],
+                  test_exact=scores["exact"])
     result["copy_source_bleu"] = bleu([s for s, _ in corpus.test], refs)[0]
     paths = [out / f"snapshot-{s}.safetensors" for s in snapshots]
     if cfg.average_last and len(paths) > 1 and all(p.exists() for p in paths):
