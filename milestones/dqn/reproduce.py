@@ -83,6 +83,8 @@ def smoke() -> Config:
 
 
 def paper() -> Config:
+    """ED Table 3's budget: "10 million frames", counted as ED Table 1 counts frames (agent
+    steps, each 4 emulator frames), so 10M agent steps; Breakout only (GPU days)."""
     return Config(preset="paper", envs=("ALE/Breakout-v5",), seeds=(0,), steps=10_000_000,
                   eval_every=250_000, eval_episodes=30, jobs=1, device="auto")
 

@@ -230,6 +230,13 @@ def evaluate(cfg: Config, q: nn.Module, env, info: EnvInfo, device: torch.device
             "length_mean": statistics.fmean(lengths), "episodes": len(returns)}
 
 
+def eval_seed(cfg: Config, what: int | str) -> int:
+    """The seed of an evaluation (its episodes and its epsilon draws): a function of the run's
+    seed and ``what`` (the step, or "fresh" for the final re-evaluation of the best network),
+    so runs of different seeds are evaluated on different episodes."""
+    return random.Random(f"eval:{cfg.seed}:{what}").randrange(2**31)
+
+
 def episode_seed(cfg: Config, episode: int) -> int:
     return cfg.seed * 1_000_003 + episode  # every episode from a known seed: exact resume
 
@@ -311,7 +318,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
 
         def evaluate_and_keep_best() -> None:
             with run.paused():
-                result = evaluate(cfg, q, eval_env, info, device, seed=10**9 + run.step)
+                result = evaluate(cfg, q, eval_env, info, device, seed=eval_seed(cfg, run.step))
             run.log("eval", **result)
             # the best network is kept; the latest of equal ones (CartPole's 500s)
             run.keep_best("eval_return", result["return_mean"], maximize=True, ties=True)
@@ -394,6 +401,12 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                     best_q = build_network(cfg, info).to(device)
                     best_q.load_state_dict(load_checkpoint(out / "best.pt", device)["model"])
                     export_safetensors(best_q, out / "model-best.safetensors")
+                    # the best evaluation is the maximum of noisy scores, biased upwards: its
+                    # network is scored again on episodes no evaluation has seen
+                    fresh = evaluate(cfg, best_q, eval_env, info, device,
+                                     seed=eval_seed(cfg, "fresh"))
+                    summary["best_eval_fresh"] = {k: fresh[k] for k in ("return_mean",
+                                                                       "return_std", "episodes")}
                     if cfg.gif:
                         summary["gif"] = str(write_gif(cfg, best_q, out / "agent.gif", device))
                 plot_run(out)
