@@ -116,7 +116,9 @@ def environment(device: torch.device) -> dict[str, Any]:
         "python": sys.version.split()[0], "torch": str(torch.__version__),  # plain str, not
         "torchvision": str(torchvision.__version__), "numpy": numpy.__version__,  # TorchVersion
         **code_version(), "host": socket.gethostname(), "device": str(device),
-        "device_name": name, "threads": torch.get_num_threads(),
+        "device_name": name, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+        # other work on the same cores distorts every timing: the 1-minute load average says
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
