@@ -1,7 +1,14 @@
-"""Adam's reproduce (smoke) and benchmark (quick) entry points."""
+"""Adam's reproduce (smoke), the claims of each figure on hand-made losses, and the benchmark
+(quick)."""
 
+import dataclasses
 import json
+import math
+from pathlib import Path
 
+import pytest
+
+from milestones.adam import reproduce as R
 from tests.conftest import run_cli
 
 
@@ -32,3 +39,123 @@ def test_benchmark_quick():
     result = json.loads(res.stdout)
     assert result["adam_state_copies"] == 2.0 and result["adam_amsgrad_state_copies"] == 3.0
     assert result["adam_vs_torch_foreach"]["ratio"] > 0
+
+
+# ---- the claims of each figure, on hand-made training losses -----------------------------------
+
+@pytest.fixture
+def fake_runs(monkeypatch):
+    """reproduce's figures with their trainings replaced: tune_and_run returns, for each arm,
+    the final training losses given in ``losses[<figure folder>][<arm>]``; nothing is plotted."""
+    losses: dict = {}
+
+    def tune_and_run(cfg, fig, base, arms, epochs, seeds, tune_epochs):
+        got = losses[Path(base.out).relative_to(cfg.out).as_posix()]
+        assert set(got) == set(arms)
+        return {label: {"optimizer": arms[label][0], "lr": 1e-3, "final_train_loss": got[label]}
+                for label in arms}
+
+    monkeypatch.setattr(R, "tune_and_run", tune_and_run)
+    monkeypatch.setattr(R, "plot_arms", lambda *a, **k: None)
+    monkeypatch.setattr(R, "plot_fig4", lambda *a, **k: None)
+    monkeypatch.setattr(R.T, "load_data", lambda cfg: None)  # Fig. 3's check for CIFAR-10
+    return losses
+
+
+def cfg(tmp_path) -> R.Config:
+    return dataclasses.replace(R.smoke(), out=str(tmp_path))
+
+
+def test_fig1_claims_adam_within_5_percent_of_sgd_nesterov_and_below_adagrad(tmp_path, fake_runs):
+    """Adam as fast as SGD with Nesterov momentum (within 5%), faster than AdaGrad; the losses
+    are means over seeds, a diverged seed (inf) makes the mean inf."""
+    cases = [({"Adam": [1.0, 1.1], "SGDNesterov": [1.0, 1.0], "AdaGrad": [1.2, 1.2]}, True, True),
+             ({"Adam": [1.05], "SGDNesterov": [1.0], "AdaGrad": [1.05]}, True, False),
+             ({"Adam": [1.06], "SGDNesterov": [1.0], "AdaGrad": [2.0]}, False, True),
+             ({"Adam": [0.5, math.inf], "SGDNesterov": [1.0], "AdaGrad": [2.0]}, False, False)]
+    for losses, as_fast, faster in cases:
+        fake_runs["fig1"] = losses
+        claims = R.fig1(cfg(tmp_path), tmp_path)["claims"]
+        assert claims == {"adam_as_fast_as_sgd_nesterov": as_fast,
+                          "adam_faster_than_adagrad": faster}, losses
+
+
+def test_fig1bow_claims_compare_adagrad_adam_and_sgd_nesterov(tmp_path, fake_runs):
+    fake_runs["fig1bow"] = {"Adam": [0.3], "AdaGrad": [0.3], "RMSProp": [0.1],
+                            "SGDNesterov": [0.5]}
+    assert R.fig1bow(cfg(tmp_path), tmp_path)["claims"] == {
+        "adagrad_beats_sgd_nesterov": True, "adam_beats_sgd_nesterov": True,
+        "adam_as_fast_as_adagrad": True}
+    fake_runs["fig1bow"] = {"Adam": [0.4], "AdaGrad": [0.5], "RMSProp": [0.1],
+                            "SGDNesterov": [0.38]}
+    assert R.fig1bow(cfg(tmp_path), tmp_path)["claims"] == {
+        "adagrad_beats_sgd_nesterov": False, "adam_beats_sgd_nesterov": False,
+        "adam_as_fast_as_adagrad": True}
+    fake_runs["fig1bow"] = {"Adam": [0.4], "AdaGrad": [0.38], "RMSProp": [0.1],
+                            "SGDNesterov": [0.5]}
+    assert R.fig1bow(cfg(tmp_path), tmp_path)["claims"]["adam_as_fast_as_adagrad"] is False
+
+
+def test_fig2_claims_adam_has_the_lowest_loss_in_each_setting(tmp_path, fake_runs):
+    """Adam's training loss is the lowest of the five, in each setting."""
+    others = {"AdaGrad": [0.4], "RMSProp": [0.3], "SGDNesterov": [0.5], "AdaDelta": [0.6]}
+    fake_runs["fig2/dropout"] = {"Adam": [0.2], **others}
+    fake_runs["fig2/deterministic"] = {"Adam": [0.35], **others}
+    assert R.fig2(cfg(tmp_path), tmp_path)["claims"] == {
+        "adam_lowest_training_loss_dropout": True,
+        "adam_lowest_training_loss_deterministic": False}
+
+
+def test_fig3_claims_adam_and_sgd_against_adagrad_with_and_without_dropout(tmp_path, fake_runs):
+    fake_runs["fig3"] = {"AdaGrad": [1.0], "AdaGrad+dropout": [1.5],
+                         "SGDNesterov": [0.5], "SGDNesterov+dropout": [1.6],
+                         "Adam": [1.2], "Adam+dropout": [1.4]}
+    assert R.fig3(cfg(tmp_path), tmp_path)["claims"] == {
+        "adam_beats_adagrad": False, "sgd_beats_adagrad": True,
+        "adam+dropout_beats_adagrad+dropout": True, "sgd+dropout_beats_adagrad+dropout": False}
+
+
+def test_fig4_claims_bias_correction_helps_where_its_best_loss_is_lower(tmp_path, fake_runs,
+                                                                        monkeypatch):
+    """Bias correction helps when the best test loss over the step sizes is lower with it than
+    without, per (beta1, beta2) and epoch; a diverged run counts as an infinite loss."""
+    c = dataclasses.replace(cfg(tmp_path), fig4_epochs=(1, 2), fig4_lrs=(1e-3, 1e-2))
+
+    def loss(b1, b2, lr, bc, epoch):  # None: diverged
+        if bc:
+            return 100.0 + epoch + 10 * lr  # best at the smaller step size: 101.01, 102.01
+        if b2 == 0.9999:  # uncorrected: diverges at the larger step size (beta1 0.9: at both)
+            return None if lr == 1e-2 or b1 == 0.9 else 90.0
+        # beta2 0.99, 0.999: better than corrected at the smaller step size after epoch 1 only
+        return (100.0 if epoch == 1 else 103.0) if lr == 1e-3 else 200.0
+
+    def run_all(cfg, runs):
+        for run in runs:
+            out = Path(run.out)
+            out.mkdir(parents=True)
+            values = {e: loss(run.beta1, run.beta2, run.lr, run.bias_correction, e)
+                      for e in (1, 2)}
+            if None in values.values():
+                (out / "summary.json").write_text(json.dumps({"diverged": "at step 3"}))
+                continue
+            (out / "summary.json").write_text(json.dumps({"steps": 20}))
+            rows = [{"config": {}}] + [{"step": 10 * e, "split": "test", "loss": v}
+                                       for e, v in values.items()]
+            (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    monkeypatch.setattr(R, "run_all", run_all)
+    r = R.fig4(c, tmp_path)
+    assert len(r["points"]) == 2 * 3 * 2 * 2
+    assert r["claims"] == {
+        "bias_correction_helps_beta1_0_beta2_0.999_epoch_1": False,
+        "bias_correction_helps_beta1_0_beta2_0.999_epoch_2": True,
+        "bias_correction_helps_beta1_0_beta2_0.9999_epoch_1": False,
+        "bias_correction_helps_beta1_0_beta2_0.9999_epoch_2": False,
+        "bias_correction_helps_beta1_0.9_beta2_0.999_epoch_1": False,
+        "bias_correction_helps_beta1_0.9_beta2_0.999_epoch_2": True,
+        "bias_correction_helps_beta1_0.9_beta2_0.9999_epoch_1": True,
+        "bias_correction_helps_beta1_0.9_beta2_0.9999_epoch_2": True}
+    diverged = [p for p in r["points"] if p["loss"] == {"1": None, "2": None}]
+    assert sorted((p["beta1"], p["lr"]) for p in diverged) == [(0.0, 1e-2), (0.9, 1e-3),
+                                                                (0.9, 1e-2)]
+

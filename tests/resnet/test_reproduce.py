@@ -1,4 +1,5 @@
-"""ResNet entry points beyond train: reproduce (smoke) and the benchmark (quick)."""
+"""ResNet entry points beyond train: reproduce (smoke), its claims on hand-made results, and the
+benchmark (quick)."""
 
 import json
 
@@ -35,3 +36,42 @@ def test_benchmark_quick_prints_ratios():
     assert res.returncode == 0, res.stderr[-2000:]
     result = json.loads(res.stdout[res.stdout.index("{"):])
     assert result["resnet18"]["ratio"] > 0 and "overhead" in result["train_loop"]
+
+
+# ---- claims(): measured numbers -> "reproduced: yes/no", on hand-made results ------------------
+
+def results(**train_errors: list[float]) -> dict:
+    """A results dict as reproduce.main builds it: per model, one run per seed."""
+    return {"models": {m: {"runs": [{"seed": s, "final_train_error": e}
+                                    for s, e in enumerate(errors)]}
+                       for m, errors in train_errors.items()}}
+
+
+def test_claims_degradation_holds_when_plain56_trains_worse_on_every_seed():
+    c = R.claims(results(plain20=[30.0, 35.0, 40.0], plain56=[60.0, 36.0, 41.5],
+                         resnet20=[30.0, 31.0, 32.0], resnet56=[29.0, 31.0, 31.5]))
+    assert c["plain56_trains_worse_than_plain20"] == {"holds": True, "seeds": 3, "of": 3,
+                                                      "gap_pp": [30.0, 1.0, 1.5]}
+    # a tie counts as "at least as good"
+    assert c["resnet56_at_least_as_good_as_resnet20"] == {"holds": True, "seeds": 3, "of": 3,
+                                                          "gap_pp": [-1.0, 0.0, -0.5]}
+
+
+def test_claims_fail_seed_by_seed():
+    """One seed against the claim is enough; a tie is not "worse"."""
+    c = R.claims(results(plain20=[30.0, 35.0, 40.0], plain56=[60.0, 35.0, 39.0],
+                         resnet20=[30.0, 31.0, 32.0], resnet56=[29.0, 33.0, 32.5]))
+    plain, res = (c["plain56_trains_worse_than_plain20"],
+                  c["resnet56_at_least_as_good_as_resnet20"])
+    assert (plain["holds"], plain["seeds"], plain["gap_pp"]) == (False, 1, [30.0, 0.0, -1.0])
+    assert (res["holds"], res["seeds"], res["gap_pp"]) == (False, 1, [-1.0, 2.0, 0.5])
+    tie = R.claims(results(plain20=[30.0, 35.0], plain56=[60.0, 35.0]))
+    assert tie["plain56_trains_worse_than_plain20"] == {"holds": False, "seeds": 1, "of": 2,
+                                                        "gap_pp": [30.0, 0.0]}
+
+
+def test_claims_need_both_nets_of_a_pair():
+    assert R.claims(results(plain20=[30.0], plain56=[60.0])) == {
+        "plain56_trains_worse_than_plain20": {"holds": True, "seeds": 1, "of": 1,
+                                              "gap_pp": [30.0]}}
+    assert R.claims(results(plain20=[30.0], resnet56=[20.0])) == {}
