@@ -3,6 +3,8 @@ benchmark (quick)."""
 
 import json
 
+import pytest
+
 from milestones.resnet import reproduce as R
 from tests.conftest import run_cli
 
@@ -31,11 +33,19 @@ def test_reproduce_rejects_bad_models():
     assert res.returncode == 2 and "--models" in res.stdout + res.stderr
 
 
-def test_benchmark_quick_prints_ratios():
-    res = run_cli("benchmarks/resnet.py", "--quick")
+def test_benchmark_quick_compares_the_same_work():
+    """Ours and torchvision's resnet18 run the same ops on the same weights: the ratio is the
+    median of the per-round ratios (inside their quartiles) and near 1 even on a busy machine
+    (a different workload on one side, or times in other units, would not be); the loop's
+    overhead is bare / ours - 1."""
+    res = run_cli("benchmarks/resnet.py", "--quick", "--reps", "5")
     assert res.returncode == 0, res.stderr[-2000:]
     result = json.loads(res.stdout[res.stdout.index("{"):])
-    assert result["resnet18"]["ratio"] > 0 and "overhead" in result["train_loop"]
+    r18, loop = result["resnet18"], result["train_loop"]
+    assert r18["reps"] == 5 and r18["ratio_iqr"][0] <= r18["ratio"] <= r18["ratio_iqr"][1]
+    assert 1 / 3 < r18["ratio"] < 3, r18
+    assert loop["overhead"] == pytest.approx(
+        loop["bare_images_per_s"] / loop["ours_images_per_s"] - 1, abs=1e-3)
 
 
 # ---- claims(): measured numbers -> "reproduced: yes/no", on hand-made results ------------------
