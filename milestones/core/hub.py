@@ -38,13 +38,15 @@ _TRUE = {"1", "ON", "YES", "TRUE"}  # what datasets and huggingface_hub read as 
 
 def load_hf_dataset(repo: str, config: str | None = None, *, cache_dir: str | Path | None,
                     what: str, offline: str, saved: str | Path | None = None, note: str = "",
-                    splits: tuple[str, ...] = ()):
+                    splits: tuple[str, ...] = (), also: str = "", looked: tuple[Path, ...] = ()):
     """``datasets.load_dataset(repo, config, cache_dir=cache_dir)``, a ``DatasetDict``, taken
     from ``saved``, the Hub or the cache only (see the module docstring), never waiting on an
     unreachable Hub. ``what`` names the dataset in messages, ``offline`` is the built-in
     alternative, ``note`` adds to the instructions for getting it (e.g. its size), and
-    ``splits`` are the splits the caller reads. Raises :class:`DataUnavailable` (whatever went
-    wrong) or :class:`MissingPackage` (no ``datasets``)."""
+    ``splits`` are the splits the caller reads; ``also`` is another way to get it and
+    ``looked`` the places the caller looked in before (both for the message). Raises
+    :class:`DataUnavailable` (whatever went wrong) or :class:`MissingPackage` (no
+    ``datasets``)."""
     datasets = need("datasets", "text", f"{what} (Hugging Face datasets)")
     cache = Path(cache_dir) if cache_dir else Path(datasets.config.HF_DATASETS_CACHE)
     saved = Path(saved) if saved else None
@@ -56,7 +58,9 @@ def load_hf_dataset(repo: str, config: str | None = None, *, cache_dir: str | Pa
            + f": python -c \"import datasets; datasets.load_dataset({args})\"")
     if saved is not None:
         how += f"; or put a copy written by DatasetDict.save_to_disk in {saved}"
-    tried = ([saved] if saved is not None else []) + [cache]
+    if also:
+        how += f"; or {also}"
+    tried = [*looked] + ([saved] if saved is not None else []) + [cache]
 
     from_disk = saved is not None and saved.is_dir()
     if from_disk:

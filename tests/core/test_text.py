@@ -156,6 +156,70 @@ def test_a_cached_dataset_loads_offline(tmp_path):
     assert corpus.train[5] == ("hallo 5", "hello 5") and len(corpus.test) == 3
     assert str(folder) in corpus.source and "bentrevett/multi30k" in corpus.source
 
+# ---- Multi30k as local parallel text files ------------------------------------------------------
+
+def write_parallel(folder, splits: dict, gz: bool = False):
+    """Multi30k's raw layout: <split>.en / <split>.de, one sentence a line (gzipped: .gz)."""
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in splits.items():
+        for lang, word in (("en", "hello"), ("de", "hallo")):
+            data = "".join(f"{word} {split} {i}\n" for i in range(n)).encode()
+            name = f"{split}.{lang}" + ".gz" * gz
+            (folder / name).write_bytes(gzip.compress(data) if gz else data)
+    return folder
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_multi30k_from_a_folder_of_parallel_files_either_way_round(tmp_path, gz):
+    folder = write_parallel(tmp_path / "m30k", {"train": 5, "val": 2, "test2016": 3}, gz=gz)
+    de_en = D.load_corpus("multi30k", lang_pair="de-en", data_dir=str(folder))
+    assert (de_en.src_lang, de_en.tgt_lang) == ("de", "en")
+    assert de_en.train[4] == ("hallo train 4", "hello train 4") and len(de_en.train) == 5
+    assert de_en.valid == [("hallo val 0", "hello val 0"), ("hallo val 1", "hello val 1")]
+    assert de_en.test[2] == ("hallo test2016 2", "hello test2016 2")
+    assert str(folder) in de_en.source and "test2016.de" in de_en.source
+    en_de = D.load_corpus("multi30k", lang_pair="en-de", data_dir=str(folder))
+    assert en_de.train[0] == ("hello train 0", "hallo train 0")
+
+
+def test_multi30k_under_the_data_root_is_read_before_the_hub(tmp_path):
+    write_parallel(tmp_path / "multi30k", {"train": 2100, "val": 2})  # no test files
+    start = time.perf_counter()
+    corpus = D.load_corpus("multi30k", lang_pair="de-en", data_root=str(tmp_path))
+    assert time.perf_counter() - start < 5  # no Hub involved
+    # a seeded 1,000 training pairs are the test set, and are not trained on
+    assert (len(corpus.train), len(corpus.test)) == (1100, D.HELD_OUT_TEST)
+    assert not set(corpus.train) & set(corpus.test) and "held out" in corpus.source
+    again = D.load_corpus("multi30k", lang_pair="de-en", data_root=str(tmp_path))
+    assert again.test == corpus.test  # the same held-out pairs every time
+
+
+def test_missing_or_mismatched_parallel_files_fail_clearly(tmp_path):
+    folder = write_parallel(tmp_path / "m30k", {"train": 3})  # no val files
+    with pytest.raises(DataUnavailable) as err:
+        D.load_corpus("multi30k", lang_pair="de-en", data_dir=str(folder))
+    message = str(err.value)
+    assert "multi30k de-en" in message and "no val.de / val.en" in message
+    assert str(folder / "val.de[.gz]") in message and "--data-dir" in message
+    assert "--dataset synthetic" in message  # the offline alternative
+    (folder / "val.en").write_text("a\nb\n")
+    (folder / "val.de").write_text("a\n")
+    with pytest.raises(D.CorpusError, match="val.en: 2 lines, but val.de has 1"):
+        D.load_corpus("multi30k", lang_pair="de-en", data_dir=str(folder))
+    with pytest.raises(ConfigError, match="--dataset multi30k, not wmt14") as err:
+        D.load_corpus("wmt14", data_dir=str(folder))
+    assert err.value.field == "data_dir"
+
+
+def test_no_local_multi30k_and_no_hub_names_both_ways_to_get_it(tmp_path):
+    with pytest.raises(DataUnavailable) as err:
+        D.load_corpus("multi30k", lang_pair="en-de", data_root=str(tmp_path))
+    message = str(err.value)
+    assert str(tmp_path / "multi30k" / "train.en[.gz]") in message  # the local files looked for
+    assert "load_dataset(" in message and "--data-dir" in message  # the Hub, or the files
+
 # ---- tokenizer -----------------------------------------------------------------------------------
 
 def test_tokenizer_round_trip_and_special_ids(corpus, tok):
