@@ -1,6 +1,7 @@
 """Record a milestone's numbers as committed JSON, then re-render its README from them.
 
     python -m milestones.record quick resnet       # the quick preset -> resnet/results/quick.json
+    python -m milestones.record quick dqn --seeds 0 1 2  # one run per seed
     python -m milestones.record benchmark resnet   # benchmarks/resnet.py -> .../benchmark.json
     python -m milestones.record results resnet     # a reproduce's --out -> .../results.json, .md
                                                    # and its figures
@@ -39,22 +40,33 @@ def provenance(command: str) -> dict:
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-def record_quick(name: str, seed: int) -> dict:
-    """The quick preset, trained from scratch: its summary, data and run header."""
+EVALUATIONS = ("val", "valid", "eval", "test")  # the splits of metrics.jsonl kept in quick.json
+
+
+def record_quick(name: str, seeds: list[int]) -> dict:
+    """The quick preset, trained from scratch once per seed: each run's summary and evaluations
+    (its validation / evaluation / test lines of metrics.jsonl), the data and the first run's
+    header."""
     import dataclasses
     import importlib
 
     from milestones.core.metrics import read_metrics
 
     T = importlib.import_module(f"milestones.{name}.train")
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = dataclasses.replace(T.quick(), seed=seed, out=str(Path(tmp) / "run"),
-                                  progress=False)
-        summary = T.main(cfg)
-        header = read_metrics(Path(tmp) / "run" / "metrics.jsonl")[0]
-    summary.pop("out", None)
+    runs, header = [], None
+    for seed in seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = dataclasses.replace(T.quick(), seed=seed, out=str(Path(tmp) / "run"),
+                                      progress=False)
+            summary = T.main(cfg)
+            records = read_metrics(Path(tmp) / "run" / "metrics.jsonl")
+        summary.pop("out", None)
+        summary.pop("gif", None)
+        header = header or records[0]
+        runs.append({"seed": seed, "summary": summary,
+                     "evaluations": [r for r in records[1:] if r.get("split") in EVALUATIONS]})
     env = header["env"]
-    return {"summary": summary, "seed": seed, "config": header["config"],
+    return {"runs": runs, "config": header["config"],
             "data": header.get("data") or header.get("environment"), "params": header.get("params"),
             "threads": env["threads"], "device": env["device_name"], "torch": env["torch"]}
 
@@ -84,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("what", choices=("quick", "benchmark", "results"))
     parser.add_argument("milestone", choices=[m.name for m in milestones.REGISTRY
                                               if m.implemented])
-    parser.add_argument("--seed", type=int, default=0, help="quick: the run's seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="quick: the runs' seeds (default: 0)")
     parser.add_argument("--from", dest="source", type=Path, default=None,
                         help="results: the reproduce's --out (default runs/<m>/reproduce)")
     parser.add_argument("--allow-dirty", action="store_true",
@@ -98,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     target.mkdir(exist_ok=True)
     command = " ".join(["python -m milestones.record", *(argv or sys.argv[1:])])
     if args.what == "quick":
-        record = record_quick(args.milestone, args.seed)
+        record = record_quick(args.milestone, args.seeds)
+        seeds = " ".join(map(str, args.seeds))
         record["provenance"] = provenance(f"python -m milestones.{args.milestone}.train "
-                                          f"--preset quick --seed {args.seed} (via {command})")
+                                          f"--preset quick --seed {{{seeds}}} (via {command})")
     elif args.what == "benchmark":
         record = {"result": record_benchmark(args.milestone, extra)}
         record["provenance"] = provenance(" ".join([f"python benchmarks/{args.milestone}.py",

@@ -53,9 +53,11 @@ def pct(x: float, digits: int = 2) -> str:
 def render(template: str, sources: dict[str, Path]) -> str:
     """The template with every {field} evaluated over the JSON sources."""
     names = {name: _namespace(json.loads(path.read_text())) for name, path in sources.items()}
-    names.update(pm=pm, pct=pct, round=round, len=len, min=min, max=max, abs=abs, sum=sum)
+    names.update(pm=pm, pct=pct, round=round, len=len, min=min, max=max, abs=abs, sum=sum,
+                 map=map, str=str)
     quoted = template.replace('"""', '\\"\\"\\"')
-    return eval(f'f"""{quoted}"""', {"__builtins__": {}}, names)  # noqa: S307 (our own READMEs)
+    # the names are globals, so that comprehensions see them too
+    return eval(f'f"""{quoted}"""', {"__builtins__": {}, **names})  # noqa: S307 (our READMEs)
 
 
 def update(readme: Path) -> tuple[str, str]:

@@ -404,6 +404,11 @@ def final_evaluation(cfg: Config, model: Transformer, tok, corpus, encoded, out:
     result.update(test_length_ratio=scores["length_ratio"], test_chrf=scores["chrf"],
                   test_exact=scores["exact"])
     result["copy_source_bleu"] = bleu([s for s, _ in corpus.test], refs)[0]
+    if cfg.dataset == "synthetic":  # a perfect word-by-word dictionary, in source order
+        from milestones.core.language import synthetic_language
+
+        gloss = synthetic_language().gloss
+        result["dictionary_bleu"] = bleu([gloss(s) for s, _ in corpus.test], refs)[0]
     # every output, one a line, in the test set's order (for other metrics, e.g. lowercased BLEU)
     (out / "test-translations.txt").write_text("".join(f"{h}\n" for h in last), encoding="utf-8")
     paths = [out / f"snapshot-{s}.safetensors" for s in snapshots]

@@ -54,6 +54,7 @@ def test_smoke_writes_the_run_folder(tmp_path):
         assert (run / name).is_file(), name
     assert summary["step"] == 12 and summary["stopped"] is None
     assert 0 <= summary["test_bleu"] <= 100 and "long_bleu" in summary
+    assert summary["copy_source_bleu"] < summary["dictionary_bleu"] < 20  # the two baselines
     assert summary["averaged_steps"] == [8, 12]
     assert "nrefs:1" in summary["bleu_signature"]
     # §5.3's optimizer as train.py builds it: Adam (0.9, 0.98, 1e-9) at Eq. 3's rate

@@ -1,0 +1,24 @@
+"""milestones.record: the committed JSON behind a README's numbers."""
+
+from milestones import record
+from milestones.adam import train as T
+from milestones.core import metrics
+
+
+def test_quick_records_every_seed_with_its_evaluations(monkeypatch):
+    monkeypatch.setattr(T, "quick", T.smoke)  # the same path, in seconds
+    rec = record.record_quick("adam", [0, 1])
+    assert [run["seed"] for run in rec["runs"]] == [0, 1]
+    for run in rec["runs"]:
+        assert run["summary"]["step"] == run["summary"]["steps"] > 0 and "out" not in run["summary"]
+        splits = {e["split"] for e in run["evaluations"]}
+        assert "test" in splits and splits <= set(record.EVALUATIONS)
+    assert rec["runs"][0]["summary"]["final_test_loss"] != rec["runs"][1]["summary"][
+        "final_test_loss"]  # two seeds, two runs
+    assert rec["config"]["preset"] == "smoke" and rec["threads"] >= 1 and rec["data"]
+
+
+def test_a_dirty_tree_is_refused(monkeypatch, capsys):
+    monkeypatch.setattr(metrics, "code_version", lambda: {"git_dirty": True})
+    assert record.main(["quick", "adam"]) == 2
+    assert "uncommitted" in capsys.readouterr().err
