@@ -30,10 +30,19 @@ BLOCK = re.compile(r"<!-- template (?P<sources>[^\n]*)\n(?P<template>.*?)\n-->\n
                    r"(?P<rendered>.*?)<!-- /template -->", re.DOTALL)
 
 
+def _attr(key: str) -> str:
+    """A JSON key as an attribute name: "1 head" -> _1_head, "CartPole-v1" -> CartPole_v1."""
+    name = key.replace(" ", "_").replace("-", "_").replace("+", "_").replace(".", "_")
+    return f"_{name}" if name[:1].isdigit() else name
+
+
 def _namespace(x: Any) -> Any:
+    """JSON as attributes (``a.b_c`` for ``a["b-c"]``); each object keeps its keys as written in
+    ``_keys`` (attribute -> key), for :func:`ranked`."""
     if isinstance(x, dict):
-        return SimpleNamespace(**{k.replace(" ", "_").replace("-", "_").replace("+", "_"):
-                                  _namespace(v) for k, v in x.items()})
+        ns = SimpleNamespace(**{_attr(k): _namespace(v) for k, v in x.items()})
+        ns._keys = {_attr(k): k for k in x}
+        return ns
     if isinstance(x, list):
         return [_namespace(v) for v in x]
     return x
@@ -50,18 +59,38 @@ def pct(x: float, digits: int = 2) -> str:
     return f"{100 * x:.{digits}f}"
 
 
+def ranked(group: SimpleNamespace, field: str, digits: int = 4) -> str:
+    """The members of a JSON object, best (lowest mean of ``field``, a list over seeds) first:
+    "name mean ± std, ..." (std over seeds, n - 1; 0 for one seed)."""
+    rows = []
+    for attr, key in group._keys.items():
+        values = getattr(getattr(group, attr), field)
+        mean = sum(values) / len(values)
+        var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0
+        rows.append((mean, f"{key} {mean:.{digits}f} ± {var ** 0.5:.{digits}f}"))
+    return ", ".join(text for _, text in sorted(rows))
+
+
+def claims(group: SimpleNamespace) -> str:
+    """A results.json's claims (name -> holds) as "name: yes, name: no"."""
+    return ", ".join(f"{key.replace('_', ' ')}: **{'yes' if getattr(group, attr) else 'no'}**"
+                     for attr, key in group._keys.items())
+
+
 def render(template: str, sources: dict[str, Path]) -> str:
     """The template with every {field} evaluated over the JSON sources."""
     names = {name: _namespace(json.loads(path.read_text())) for name, path in sources.items()}
     names.update(pm=pm, pct=pct, round=round, len=len, min=min, max=max, abs=abs, sum=sum,
-                 map=map, str=str)
+                 map=map, str=str, ranked=ranked,
+                 claims=claims, vars=vars, sorted=sorted, getattr=getattr)
     quoted = template.replace('"""', '\\"\\"\\"')
     # the names are globals, so that comprehensions see them too
     return eval(f'f"""{quoted}"""', {"__builtins__": {}, **names})  # noqa: S307 (our READMEs)
 
 
-def update(readme: Path) -> tuple[str, str]:
-    """(current text, text with every template re-rendered)."""
+def update(readme: Path, missing: list[Path] | None = None) -> tuple[str, str]:
+    """(current text, text with every template re-rendered). A template whose JSON file does not
+    exist yet is left as it is and its path appended to ``missing``."""
     text = readme.read_text()
 
     def one(m: re.Match) -> str:
@@ -69,7 +98,17 @@ def update(readme: Path) -> tuple[str, str]:
         for item in m["sources"].split():
             name, _, path = item.partition("=")
             sources[name] = readme.parent / path
-        rendered = render(m["template"], sources)
+        absent = [path for path in sources.values() if not path.is_file()]
+        if absent:
+            if missing is not None:
+                missing.extend(absent)
+            return m[0]
+        try:
+            rendered = render(m["template"], sources)
+        except Exception as e:  # name the README and the template in the message
+            line = text.count("\n", 0, m.start()) + 1
+            raise ValueError(f"{readme}:{line}: the template over {m['sources']} does not "
+                             f"render: {type(e).__name__}: {e}") from e
         return (f"<!-- template {m['sources']}\n{m['template']}\n-->\n{rendered}\n"
                 "<!-- /template -->")
 
@@ -80,9 +119,10 @@ NOT_RESULTS = re.compile(  # numbers in a results section that are names, not re
     r"`[^`]*`"  # code and commands
     r"|\]\([^)]*\)"  # link targets
     r"|§[\d.]+"
-    r"|(?:Fig|Figs|Table|Tables|Eq|Eqs|Algorithm|Alg|App|Appendix|ED Table)\.? ?[\dA-Z.,–-]+"
+    r"|(?:Fig|Figs|Figures?|Table|Tables|Eq|Eqs|Algorithm|Alg|App|Appendix|ED Table)\.? ?"
+    r"[\dA-Z.,–-]+(?: and [\dA-Z]+)?"
     r"|\bD\d+\b|arXiv:\S+"
-    r"|\b[A-Za-z]+[-_]?\d+[A-Za-z\d]*\b"  # resnet20, plain-56, fig6, v1, Pong-v5, bf16
+    r"|\b[A-Za-zα-ωΑ-Ω]+[-_]?\d+[A-Za-z\d]*\b"  # resnet20, plain-56, fig6, v1, Pong-v5, bf16, β2
     r"|\b\d+[×x]\d+(?:[×x]\d+)*\b"  # shapes: 32x32, 4×84×84
 )
 
@@ -107,13 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("readmes", nargs="*", type=Path,
                         help="README files (default: every milestone's)")
     parser.add_argument("--check", action="store_true",
-                        help="change nothing; exit 1 if a README is out of date")
+                        help="change nothing; exit 1 if a README is out of date (or a "
+                        "template's JSON is missing)")
     args = parser.parse_args(argv)
     root = Path(__file__).resolve().parents[1]
     readmes = args.readmes or sorted(root.glob("*/README.md"))
-    stale = []
+    stale, missing = [], []
     for readme in readmes:
-        old, new = update(readme)
+        old, new = update(readme, missing)
         if old != new:
             stale.append(readme)
             if not args.check:
@@ -121,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     verb = "out of date" if args.check else "re-rendered"
     for readme in stale:
         print(f"{readme}: {verb}", file=sys.stderr)
-    return 1 if stale and args.check else 0
+    for path in missing:
+        print(f"{path}: missing, so its template is not rendered", file=sys.stderr)
+    return 1 if (stale or missing) and args.check else 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """core.readme: README numbers rendered from committed JSON, and numbers written by hand found."""
 
 import json
+from pathlib import Path
 
+import pytest
+
+import milestones
 from milestones.core import readme as R
 
 
@@ -30,3 +34,25 @@ def test_numbers_written_by_hand_in_the_results_are_found(tmp_path):
                     "A 4×84×84 input, Fig. 2.\n\n## How to run\n\n3 seeds\n")
     assert R.unrendered_numbers(page) == ["ResNet-56 (`--steps 2000`, §4.2, Table 6, D11) "
                                           "reached 6.97%."]
+
+
+MILESTONES = sorted(m.name for m in milestones.REGISTRY if m.implemented)
+
+
+@pytest.mark.parametrize("name", MILESTONES)
+def test_every_number_in_a_milestone_readme_comes_from_its_json(name):
+    """The README's templates render to exactly its text (else: python -m milestones.core.readme)
+    from the committed results/*.json, and its Results section states no number by hand."""
+    readme = Path(milestones.__file__).parent / name / "README.md"
+    assert R.main([str(readme), "--check"]) == 0, f"{readme} is out of date with its JSON"
+    assert R.unrendered_numbers(readme) == []
+
+
+def test_ranked_claims_and_keys_that_are_not_names(tmp_path):
+    (tmp_path / "r.json").write_text(json.dumps(
+        {"arms": {"SGD+dropout": {"loss": [0.5, 0.7]}, "Adam": {"loss": [0.25]}},
+         "claims": {"adam wins": True, "E: a ~ b": False}, "1 head": {"2": 3.5}}))
+    out = R.render("{ranked(r.arms, 'loss', 2)} | {claims(r.claims)} | {r._1_head._2}",
+                   {"r": tmp_path / "r.json"})
+    assert out == "Adam 0.25 ± 0.00, SGD+dropout 0.60 ± 0.14 | adam wins: **yes**, " \
+                  "E: a ~ b: **no** | 3.5"
