@@ -56,11 +56,14 @@ class Config(ReproduceConfig):
     """Direction: de-en (the peers'), or en-de (the Transformer paper's)."""
     steps: int | None = None
     """Optimizer steps per run; default the preset's."""
+    lr_scale: float | None = None
+    """Multiplies Eq. 3's rate; default the preset's (1 = the paper's rate)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.lang_pair in ("de-en", "en-de"), self, "lang_pair", "de-en or en-de")
         require(self.steps is None or self.steps > 0, self, "steps", "must be > 0")
+        require(self.lr_scale is None or self.lr_scale > 0, self, "lr_scale", "must be > 0")
 
 
 def cpu() -> Config:
@@ -82,7 +85,8 @@ def run_config(cfg: Config, seed: int) -> T.Config:
         base = T.multi30k()
     return dataclasses.replace(
         base, preset=f"multi30k-{cfg.preset}", seed=seed, lang_pair=cfg.lang_pair,
-        steps=cfg.steps or base.steps, data_dir=cfg.data_dir, data_root=cfg.data_root,
+        steps=cfg.steps or base.steps, lr_scale=cfg.lr_scale or base.lr_scale,
+        data_dir=cfg.data_dir, data_root=cfg.data_root,
         device=cfg.device, progress=False, resume=True,
         out=str(Path(cfg.out) / "runs" / f"{cfg.lang_pair}-s{seed}"))
 

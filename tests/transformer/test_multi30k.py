@@ -56,3 +56,12 @@ def test_smoke_trains_reports_and_reuses(tmp_path):
     again = M.main(cfg)  # the finished run is reused, not trained again
     assert again["runs"][0]["test_bleu"] == run["test_bleu"]
     assert (tmp_path / "out" / "runs" / "de-en-s0" / "summary.json").read_text() == summary
+
+
+def test_runs_take_the_preset_unless_told():
+    run = M.run_config(M.cpu(), seed=1)
+    assert (run.lr_scale, run.steps, run.seed) == (T.multi30k().lr_scale, T.multi30k().steps, 1)
+    run = M.run_config(dataclasses.replace(M.cpu(), lr_scale=1.0, steps=100), seed=0)
+    assert (run.lr_scale, run.steps) == (1.0, 100)  # e.g. Eq. 3 at the paper's full rate
+    with pytest.raises(ValueError, match="lr_scale"):
+        dataclasses.replace(M.cpu(), lr_scale=0.0)
