@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     path = target / f"{args.what}.json"
     path.write_text(json.dumps(_strict(record), indent=2, allow_nan=False) + "\n")
     print(f"wrote {path}")
-    return render_readmes([PACKAGE / args.milestone / "README.md"])
+    return render_readmes([str(PACKAGE / args.milestone / "README.md")])
 
 
 if __name__ == "__main__":

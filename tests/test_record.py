@@ -22,3 +22,17 @@ def test_a_dirty_tree_is_refused(monkeypatch, capsys):
     monkeypatch.setattr(metrics, "code_version", lambda: {"git_dirty": True})
     assert record.main(["quick", "adam"]) == 2
     assert "uncommitted" in capsys.readouterr().err
+
+
+def test_a_record_writes_its_json_and_renders_the_readme(monkeypatch, tmp_path):
+    (tmp_path / "adam").mkdir()
+    readme = tmp_path / "adam" / "README.md"
+    readme.write_text("## Results\n\n<!-- template b=results/benchmark.json\n"
+                      "ratio {b.result.ratio:.2f} at {b.provenance.git_sha}\n-->\n"
+                      "<!-- /template -->\n")
+    monkeypatch.setattr(metrics, "code_version", lambda: {"git_sha": "abc", "git_dirty": False})
+    monkeypatch.setattr(record, "PACKAGE", tmp_path)
+    monkeypatch.setattr(record, "record_benchmark", lambda name, args: {"ratio": 1.004})
+    assert record.main(["benchmark", "adam"]) == 0
+    assert (tmp_path / "adam" / "results" / "benchmark.json").is_file()
+    assert "-->\nratio 1.00 at abc\n<!-- /template -->" in readme.read_text()
