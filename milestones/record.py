@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -31,8 +32,6 @@ REPO = PACKAGE.parent
 
 
 def provenance(command: str) -> dict:
-    import os
-
     from milestones.core.metrics import _cpu_name, code_version
 
     return {"command": command, **code_version(),
@@ -73,8 +72,11 @@ def record_quick(name: str, seeds: list[int]) -> dict:
 
 def record_benchmark(name: str, args: list[str]) -> dict:
     script = REPO / "benchmarks" / f"{name}.py"
+    # the benchmark imports this tree's package (not whichever one is installed)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
     res = subprocess.run([sys.executable, str(script), *args], cwd=REPO, capture_output=True,
-                         text=True)
+                         text=True, env=env)
     if res.returncode != 0:
         raise SystemExit(f"error: {script.name} failed:\n{res.stderr[-3000:]}")
     return json.loads(res.stdout[res.stdout.index("{"):])
@@ -112,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python -m milestones.record", *(argv or sys.argv[1:])])
     if args.what == "quick":
         record = record_quick(args.milestone, args.seeds)
-        seeds = " ".join(map(str, args.seeds))
+        seeds = ",".join(map(str, args.seeds))  # one run per seed: --seed {0,1,2}
+        seeds = f"{{{seeds}}}" if len(args.seeds) > 1 else seeds
         record["provenance"] = provenance(f"python -m milestones.{args.milestone}.train "
-                                          f"--preset quick --seed {{{seeds}}} (via {command})")
+                                          f"--preset quick --seed {seeds} (via {command})")
     elif args.what == "benchmark":
         record = {"result": record_benchmark(args.milestone, extra)}
         record["provenance"] = provenance(" ".join([f"python benchmarks/{args.milestone}.py",
