@@ -25,6 +25,20 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def randomize_batchnorm(model, shift: float) -> None:
+    """Non-trivial BatchNorm statistics and affine parameters (running mean and bias in
+    [-shift, shift], running variance and weight in [0.5, 1.5]), so eval mode is tested too."""
+    import torch
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-shift, shift)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-shift, shift)
+
+
 def make_image_folder(root: Path, classes, n_per_class: int, size=(32, 32), ext="png",
                       splits=("train", "test")) -> None:
     """root/<split>/<class>/NNNN.<ext>: random RGB images, deterministic."""

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 import torchvision
 
 from milestones.resnet import MODELS
+from tests.conftest import randomize_batchnorm
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50"])
@@ -16,14 +17,7 @@ def test_torchvision_weights_load_key_for_key_and_outputs_match(name):
     kw = {"stride_in_1x1": False} if name == "resnet50" else {}
     ours = MODELS[name](**kw)
     assert set(ours.state_dict()) == set(reference.state_dict())
-    # give the BN statistics non-trivial values so eval mode tests them too
-    with torch.no_grad():
-        for m in reference.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.1, 0.1)
+    randomize_batchnorm(reference, shift=0.1)
     ours.load_state_dict(reference.state_dict())
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():

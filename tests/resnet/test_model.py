@@ -19,6 +19,7 @@ from milestones.resnet import (
     resnet_tiny,
 )
 from milestones.resnet.model import shortcut_a
+from tests.conftest import randomize_batchnorm
 
 
 def n_params(model) -> int:
@@ -192,13 +193,7 @@ def test_cifar_nets_equal_the_section_4_2_description(depth, width, plain, train
     torch.manual_seed(depth)
     model = cifar_resnet(depth, plain=plain, width=width)
     assert (model.layer1[0].conv1.in_channels, model.fc.in_features) == (width, 4 * width)
-    with torch.no_grad():  # non-trivial BN parameters and statistics
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
+    randomize_batchnorm(model, shift=0.2)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
