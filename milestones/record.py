@@ -17,12 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import milestones
@@ -32,11 +30,9 @@ REPO = PACKAGE.parent
 
 
 def provenance(command: str) -> dict:
-    from milestones.core.metrics import _cpu_name, code_version
+    from milestones.core.jobs import made_by
 
-    return {"command": command, **code_version(),
-            "machine": f"{_cpu_name()} ({os.cpu_count()} cores), {platform.platform()}",
-            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return made_by(command)
 
 
 EVALUATIONS = ("val", "valid", "eval", "test")  # the splits of metrics.jsonl kept in quick.json

@@ -118,9 +118,7 @@ def provenance(out: str | Path) -> dict:
     """What results.json records about how it was made: the command, this code
     (``core.metrics.code_version``), the machine, the date, and for every run folder under
     ``out`` the code that made it (``stale``: other code than this)."""
-    import platform
-
-    from milestones.core.metrics import _cpu_name, code_sha256, code_version, read_metrics
+    from milestones.core.metrics import code_sha256, code_version, read_metrics
     from milestones.core.run import _prog
 
     code = code_version()
@@ -133,10 +131,21 @@ def provenance(out: str | Path) -> dict:
                      "code_sha256": env.get("code_sha256"),
                      "stale": not files or env.get("code_sha256") != code_sha256(files),
                      "device": env.get("device_name"), "threads": env.get("threads")})
-    return {"command": " ".join([_prog() or sys.argv[0], *sys.argv[1:]]), **code,
+    return {**made_by(" ".join([_prog() or sys.argv[0], *sys.argv[1:]]), code),
+            "runs": len(runs), "stale_runs": [r["run"] for r in runs if r["stale"]],
+            "run_code": runs}
+
+
+def made_by(command: str, code: dict | None = None) -> dict:
+    """The command, the code (``core.metrics.code_version``, unless given), the machine and the
+    date: what every committed result file records about how it was made."""
+    import platform
+
+    from milestones.core.metrics import _cpu_name, code_version
+
+    return {"command": command, **(code if code is not None else code_version()),
             "machine": f"{_cpu_name()} ({os.cpu_count()} cores), {platform.platform()}",
-            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": len(runs),
-            "stale_runs": [r["run"] for r in runs if r["stale"]], "run_code": runs}
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def finished_summary(out: str | Path, done: Callable[[dict], bool]) -> dict | None:
