@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-dirty", action="store_true",
                         help="record even with uncommitted changes (the file says so)")
     args, extra = parser.parse_known_args(argv)
-    if code_version()["git_dirty"] and not args.allow_dirty:
+    # results carry the provenance of the reproduction that made them (checked below)
+    if args.what != "results" and code_version()["git_dirty"] and not args.allow_dirty:
         print("error: the working tree has uncommitted changes, so no commit would hold the code "
               "behind these numbers; commit first (or --allow-dirty)", file=sys.stderr)
         return 2

@@ -1,5 +1,7 @@
 """milestones.record: the committed JSON behind a README's numbers."""
 
+import json
+
 from milestones import record
 from milestones.adam import train as T
 from milestones.core import metrics
@@ -36,3 +38,18 @@ def test_a_record_writes_its_json_and_renders_the_readme(monkeypatch, tmp_path):
     assert record.main(["benchmark", "adam"]) == 0
     assert (tmp_path / "adam" / "results" / "benchmark.json").is_file()
     assert "-->\nratio 1.00 at abc\n<!-- /template -->" in readme.read_text()
+
+
+def test_results_are_judged_by_the_provenance_of_the_reproduction(monkeypatch, tmp_path):
+    """A reproduction's results.json names the code that made it: one made from a clean commit
+    is recorded even while the tree has edits (a README being written), a dirty one is not."""
+    (tmp_path / "adam").mkdir()
+    (tmp_path / "adam" / "README.md").write_text("## Results\n")
+    monkeypatch.setattr(metrics, "code_version", lambda: {"git_dirty": True})
+    monkeypatch.setattr(record, "PACKAGE", tmp_path)
+    for dirty, code in ((False, 0), (True, 2)):
+        source = tmp_path / f"out-{dirty}"
+        source.mkdir()
+        (source / "results.json").write_text(json.dumps({"provenance": {"git_dirty": dirty}}))
+        (source / "results.md").write_text("# table\n")
+        assert record.main(["results", "adam", "--from", str(source)]) == code

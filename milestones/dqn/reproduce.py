@@ -4,13 +4,17 @@
     python -m milestones.dqn.reproduce --preset paper      # Breakout, Nature settings (GPU days)
 
 The paper trains DQN on five games with and without experience replay and with and without a
-separate target network, and reports: with both > replay only > target network only > neither
-(Breakout 316.8 / 240.7 / 10.2 / 3.2). We train the same four variants with the ``quick`` recipe
-(``train.quick``) on CartPole-v1 and Acrobot-v1, several seeds each, and compare the evaluation
-return averaged over training (how much the agent learned, and how stably) and the best and final
-evaluations. "No replay" learns from the latest transition only; "no target network" bootstraps
-from the network being trained. Runs reuse ``train.main``; each lands in
-``<out>/runs/<env>-<variant>-s<seed>`` and a finished run is not trained again.
+separate target network, "using standard hyperparameters ... and three different learning
+rates", evaluates every 250,000 frames and reports "the highest average episode score" of the
+best learning rate: with both > replay only > target network only > neither (Breakout 316.8 /
+240.7 / 10.2 / 3.2). We train the same four variants with the ``quick`` recipe
+(``train.quick``) on CartPole-v1 and Acrobot-v1 at three learning rates each (multiples of the
+recipe's), choose each variant's rate on the first seed(s) by the paper's score, train the other
+seeds at that rate, and compare the paper's score (the best evaluation) and the evaluation return
+averaged over training (how much the agent learned, and how stably). "No replay" learns from the
+latest transition only; "no target network" bootstraps from the network being trained. Runs
+reuse ``train.main``; each lands in ``<out>/runs/<env>-<variant>-lr<factor>-s<seed>`` and a
+finished run is not trained again.
 """
 
 from __future__ import annotations
@@ -63,6 +67,12 @@ class Config(ReproduceConfig):
     mean over training."""
     eval_episodes: int = 10
     """Episodes per evaluation (Nature: 30 games of up to 5 minutes each)."""
+    lr_factors: tuple[float, ...] = (0.5, 1.0, 2.0)
+    """Learning rates tried for every variant and environment, as multiples of the recipe's
+    (ED Table 3: "three different learning rates", the best one reported)."""
+    tune_seeds: int = 1
+    """How many of the seeds (the first ones) every learning rate is tried on; the other seeds
+    train at the rate these chose. len(seeds) = the paper's protocol, every rate on every seed."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -70,6 +80,10 @@ class Config(ReproduceConfig):
                 f"choose from {', '.join(VARIANTS)}")
         for field in ("steps", "eval_every", "eval_episodes"):
             require(getattr(self, field) > 0, self, field, "must be > 0")
+        require(len(self.lr_factors) > 0 and all(f > 0 for f in self.lr_factors), self,
+                "lr_factors", "must be one or more numbers > 0")
+        require(1 <= self.tune_seeds <= len(self.seeds), self, "tune_seeds",
+                f"must be between 1 and the number of seeds ({len(self.seeds)})")
 
 
 def cpu() -> Config:
@@ -78,32 +92,35 @@ def cpu() -> Config:
 
 
 def smoke() -> Config:
-    return Config(preset="smoke", envs=("CartPole-v1",), seeds=(0,), steps=600, eval_every=300,
-                  eval_episodes=2, jobs=1)
+    return Config(preset="smoke", envs=("CartPole-v1",), seeds=(0, 1), steps=600,
+                  eval_every=300, eval_episodes=2, jobs=1, lr_factors=(1.0, 2.0))
 
 
 def paper() -> Config:
     """ED Table 3's budget: "10 million frames", counted as ED Table 1 counts frames (agent
     steps, each 4 emulator frames), so 10M agent steps; Breakout only (GPU days)."""
     return Config(preset="paper", envs=("ALE/Breakout-v5",), seeds=(0,), steps=10_000_000,
-                  eval_every=250_000, eval_episodes=30, jobs=1, device="auto")
+                  eval_every=250_000, eval_episodes=30, jobs=1, device="auto",
+                  lr_factors=(1.0,))
 
 
 PRESETS = {"cpu": cpu, "smoke": smoke, "paper": paper}
 
 
-def run_config(cfg: Config, env: str, variant: str, seed: int) -> T.Config:
+def run_config(cfg: Config, env: str, variant: str, seed: int, factor: float) -> T.Config:
     replay, target = VARIANTS[variant]
     base = T.paper() if T.is_atari(env) else T.quick()
     small = cfg.steps < 5_000  # smoke: learn almost at once
     return dataclasses.replace(
         base, preset=f"reproduce-{cfg.preset}", env=env, seed=seed, replay=replay,
+        lr=base.lr * factor,
         target_network=target, total_steps=cfg.steps, eval_every=cfg.eval_every,
         eval_episodes=cfg.eval_episodes, target_return=475.0 if env.startswith("CartPole")
         else None, log_every=min(base.log_every, cfg.eval_every),
         ckpt_every=cfg.eval_every, learning_starts=200 if small else base.learning_starts,
         gif=False, progress=False, resume=True, device=cfg.device,
-        out=str(Path(cfg.out) / "runs" / f"{env.replace('/', '-')}-{_slug(variant)}-s{seed}"))
+        out=str(Path(cfg.out) / "runs"
+                / f"{env.replace('/', '-')}-{_slug(variant)}-lr{factor:g}-s{seed}"))
 
 
 def _slug(variant: str) -> str:
@@ -124,34 +141,82 @@ def eval_curve(run: T.Config) -> tuple[list[int], list[float]]:
     return [r["step"] for r in rows], [r["return_mean"] for r in rows]
 
 
+def q_values(run: T.Config) -> list[float]:
+    """The mean Q(phi, a) of the minibatches, at every training record (how far Q ran away)."""
+    rows = read_metrics(Path(run.out) / "metrics.jsonl")
+    return [r["q"] for r in rows if r["split"] == "train" and r.get("q") is not None]
+
+
+def run_entry(run: T.Config, summary: dict) -> dict:
+    """One run's scores: the paper's ("the highest average episode score" over the
+    evaluations), the mean over training, the final evaluation, and how large Q grew."""
+    _, returns = eval_curve(run)
+    q = q_values(run)
+    return {"seed": run.seed, "lr": run.lr, "best_eval_return": max(returns),
+            "mean_eval_return": statistics.fmean(returns), "final_eval_return": returns[-1],
+            "q_max": max(q, key=abs) if q else None, "q_final": q[-1] if q else None,
+            "solved_step": summary.get("solved_step"), "train_time_s": summary["train_time_s"]}
+
+
+SCORES = ("best_eval_return", "mean_eval_return", "final_eval_return")
+
+
+def choose_lr(sweep: list[dict]) -> dict:
+    """The learning rate whose tuning runs scored best by the paper's score; ties (CartPole's
+    500 ceiling) go to the better mean over training, then to the smaller rate."""
+    return max(sweep, key=lambda e: (e["best_eval_return"]["mean"],
+                                     e["mean_eval_return"]["mean"], -e["lr_factor"]))
+
+
 def main(cfg: Config) -> dict:
     t0 = time.time()
-    runs = {(e, v, s): run_config(cfg, e, v, s)
-            for e in cfg.envs for v in cfg.variants for s in cfg.seeds}
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = max(1, min(cfg.jobs, len(runs)))
     threads = 1 if cfg.device == "cpu" else None  # small networks: one thread each
-    print(f"reproduce: {len(runs)} runs, {jobs} at a time")
-    todo = prepare(cfg, list(runs.values()))  # stale runs refused, retrained or reused
-    summaries = dict(zip(runs, map_runs(_train, todo, jobs, threads), strict=True))
+    cells = [(e, v) for e in cfg.envs for v in cfg.variants]
+    tune, rest = cfg.seeds[:cfg.tune_seeds], cfg.seeds[cfg.tune_seeds:]
 
+    # 1. every learning rate on the tuning seeds
+    sweep = {(e, v, f, s): run_config(cfg, e, v, s, f)
+             for e, v in cells for f in cfg.lr_factors for s in tune}
+    jobs = max(1, min(cfg.jobs, len(sweep)))
+    print(f"reproduce: {len(sweep)} runs to choose the learning rates (seeds {list(tune)}), "
+          f"{jobs} at a time")
+    todo = prepare(cfg, list(sweep.values()))  # stale runs refused, retrained or reused
+    summaries = dict(zip(sweep, map_runs(_train, todo, jobs, threads), strict=True))
+    entries = {key: run_entry(run, summaries[key]) for key, run in sweep.items()}
+    chosen: dict = {}
     results: dict = {"config": dataclasses.asdict(cfg), "paper": PAPER, "envs": {}}
+    for e, v in cells:
+        table = [{"lr_factor": f, "lr": sweep[(e, v, f, tune[0])].lr,
+                  **over_seeds([entries[(e, v, f, s)] for s in tune], SCORES)}
+                 for f in cfg.lr_factors]
+        best = choose_lr(table)
+        chosen[(e, v)] = best["lr_factor"]
+        results["envs"].setdefault(e, {})[v] = {"lr_factor": best["lr_factor"],
+                                                "lr": best["lr"], "sweep": table}
+        print(f"reproduce: {e} {v}: lr {best['lr']:g} (x{best['lr_factor']:g})")
+
+    # 2. the other seeds at the chosen rate
+    runs = {(e, v, s): sweep[(e, v, chosen[(e, v)], s)] for e, v in cells for s in tune}
+    more = {(e, v, s): run_config(cfg, e, v, s, chosen[(e, v)]) for e, v in cells for s in rest}
+    if more:
+        print(f"reproduce: {len(more)} runs of seeds {list(rest)} at the chosen rates")
+        todo = prepare(cfg, list(more.values()))
+        done = dict(zip(more, map_runs(_train, todo, jobs, threads), strict=True))
+        summaries.update({(e, v, chosen[(e, v)], s): x for (e, v, s), x in done.items()})
+        runs.update(more)
+
     curves: dict = {}
     for (env, variant, seed), run in runs.items():
-        steps, returns = eval_curve(run)
-        curves[(env, variant, seed)] = (steps, returns)
-        s = summaries[(env, variant, seed)]
-        entry = results["envs"].setdefault(env, {}).setdefault(variant, {"runs": []})
-        entry["runs"].append({"seed": seed, "mean_eval_return": statistics.fmean(returns),
-                              "best_eval_return": max(returns), "final_eval_return": returns[-1],
-                              "solved_step": s.get("solved_step"),
-                              "train_time_s": s["train_time_s"]})
+        curves[(env, variant, seed)] = eval_curve(run)
+        entry = results["envs"][env][variant]
+        s = summaries[(env, variant, chosen[(env, variant)], seed)]
+        entry.setdefault("runs", []).append(run_entry(run, s))
         results["env"] = read_metrics(Path(run.out) / "metrics.jsonl")[0]["env"]
     for variants in results["envs"].values():
         for entry in variants.values():
-            entry.update(over_seeds(entry["runs"], ("mean_eval_return", "best_eval_return",
-                                                    "final_eval_return")))
+            entry.update(over_seeds(entry["runs"], SCORES))
     results["claims"] = claims(results)
     results.update(totals(summaries.values(), t0), jobs=jobs)
     plots(cfg, curves, out)
@@ -159,60 +224,92 @@ def main(cfg: Config) -> dict:
     return results
 
 
+def ordering(score: dict[str, float]) -> dict:
+    """The paper's ordering, pair by pair over the neighbours present ("better" is strict)."""
+    order = [v for v in VARIANTS if v in score]
+    pairs = {f"{a} > {b}": score[a] > score[b] for a, b in zip(order, order[1:], strict=False)}
+    return {"ordering_holds": all(pairs.values()), "pairs": pairs,
+            "observed_order": sorted(score, key=score.get, reverse=True)}
+
+
 def claims(results: dict) -> dict:
-    """The paper's ordering, checked per environment on the mean-over-training evaluation return
-    (averaged over seeds), and pair by pair."""
-    out = {}
-    for env, variants in results["envs"].items():
-        score = {v: e["mean_eval_return"]["mean"] for v, e in variants.items()}
-        order = [v for v in VARIANTS if v in score]
-        pairs = {f"{a} > {b}": score[a] > score[b] for a, b in zip(order, order[1:], strict=False)}
-        out[env] = {"ordering_holds": all(pairs.values()), "pairs": pairs,
-                    "observed_order": sorted(score, key=score.get, reverse=True)}
-    return out
+    """The paper's ordering, per environment, on the paper's score (each run's best evaluation,
+    averaged over seeds) and on the evaluation return averaged over training."""
+    return {env: {"paper_score": ordering({v: e["best_eval_return"]["mean"]
+                                           for v, e in variants.items()}),
+                  "mean_over_training": ordering({v: e["mean_eval_return"]["mean"]
+                                                  for v, e in variants.items()})}
+            for env, variants in results["envs"].items()}
 
 
 def plots(cfg: Config, curves: dict, out: Path) -> None:
+    # "neither" dashed: on CartPole it lies on top of "replay only"
     styles = {"replay+target": {"color": "tab:green"}, "replay only": {"color": "tab:blue"},
-              "target only": {"color": "tab:orange"}, "neither": {"color": "tab:red"}}
+              "target only": {"color": "tab:orange"},
+              "neither": {"color": "tab:red", "ls": "--"}}
     for env in cfg.envs:
         series = {v: [curves[(env, v, s)] for s in cfg.seeds] for v in cfg.variants}
         plot_curves(series, out / f"ablation_{env.replace('/', '-')}.png", xlabel="agent steps",
-                    ylabel="evaluation return (mean of episodes)",
-                    title=f"Replay x target network (ED Table 3): {env}", styles=styles)
+                    ylabel="evaluation return (mean of episodes)", seeds=True,
+                    hline=(475.0, "solved (475)") if env.startswith("CartPole") else None,
+                    title=f"Replay x target network (ED Table 3): {env}\n"
+                          "mean over seeds (thick), each seed (thin), each at its chosen lr",
+                    styles=styles)
 
 
 def markdown(cfg: Config, r: dict) -> str:
     env = r.get("env", {})
     base = T.quick()
+    tune = list(cfg.seeds[:cfg.tune_seeds])
     lines = [
         "# DQN: experience replay and the target network (Nature, Extended Data Table 3)", "",
         f"Command: `python -m milestones.dqn.reproduce --preset {cfg.preset}`  ",
-        f"Setup: the quick recipe (2 x {base.hidden} MLP, Adam lr {base.lr}, batch "
-        f"{base.batch_size}, an update every step, target sync every {base.target_update_every} "
-        f"updates, memory {base.memory_size:,}, epsilon 1 -> {base.eps_end} over "
-        f"{base.eps_steps:,} steps), {cfg.steps:,} agent steps per run, evaluation every "
-        f"{cfg.eval_every:,} steps over {cfg.eval_episodes} episodes (greedy); seeds "
-        f"{list(cfg.seeds)}. No replay: the latest transition only; no target network: "
-        "bootstrap from theta.  ",
+        f"Setup: the quick recipe (2 x {base.hidden} MLP, Adam, batch {base.batch_size}, an "
+        f"update every step, target sync every {base.target_update_every} updates, memory "
+        f"{base.memory_size:,}, epsilon 1 -> {base.eps_end} over {base.eps_steps:,} steps), "
+        f"{cfg.steps:,} agent steps per run, evaluation every {cfg.eval_every:,} steps over "
+        f"{cfg.eval_episodes} episodes (greedy); learning rates "
+        f"{', '.join(f'{base.lr * f:g}' for f in cfg.lr_factors)} tried on seeds {tune}, the "
+        f"other seeds at the rate chosen; seeds {list(cfg.seeds)}. No replay: the latest "
+        "transition only; no target network: bootstrap from theta.  ",
         f"Hardware: {env.get('device_name')} ({env.get('device')}), {r['jobs']} runs at a time, "
         f"1 thread each; torch {env.get('torch')}, git {str(env.get('git_sha'))[:10]}, "
         f"{env.get('started')}; {r['train_time_s'] / 60:.0f} min of training summed over runs", ""]
     for name, variants in r["envs"].items():
         lines += [f"## {name}", "",
-                  "| variant | eval return, mean over training | best eval | final eval | "
-                  "Breakout (paper) |", "|---|---|---|---|---|"]
+                  "| variant | lr | best eval (the paper's score) | eval return, mean over "
+                  "training | final eval | max mean Q | Breakout (paper) |",
+                  "|---|---|---|---|---|---|---|"]
         for v, e in variants.items():
-            lines.append(f"| {v} | {fmt(e['mean_eval_return'], 1)} | "
-                         f"{fmt(e['best_eval_return'], 1)} | {fmt(e['final_eval_return'], 1)} | "
+            q = [x["q_max"] for x in e["runs"] if x["q_max"] is not None]
+            lines.append(f"| {v} | {e['lr']:g} | {fmt(e['best_eval_return'], 1)} | "
+                         f"{fmt(e['mean_eval_return'], 1)} | {fmt(e['final_eval_return'], 1)} | "
+                         f"{f'{max(q, key=abs):.3g}' if q else '-'} | "
                          f"{PAPER['Breakout'].get(v, '')} |")
-        c = r["claims"][name]
-        lines += ["", f"Ordering {PAPER['claim']}: **{'yes' if c['ordering_holds'] else 'no'}** "
-                  f"(observed: {' > '.join(c['observed_order'])}; "
-                  + ", ".join(f"{k}: {'yes' if ok else 'no'}" for k, ok in c["pairs"].items())
-                  + ")", "", f"![{name}](ablation_{name.replace('/', '-')}.png)", ""]
-    lines += ["mean ± std over seeds of each run's evaluation returns.", "", "## The paper", "",
-              "Extended Data Table 3 (average score): " + "; ".join(
+        for metric, label in (("paper_score", "the paper's score"),
+                              ("mean_over_training", "the mean over training")):
+            c = r["claims"][name][metric]
+            lines += ["", f"Ordering {PAPER['claim']}, on {label}: "
+                      f"**{'yes' if c['ordering_holds'] else 'no'}** "
+                      f"(observed: {' > '.join(c['observed_order'])}; "
+                      + ", ".join(f"{k}: {'yes' if ok else 'no'}" for k, ok in c["pairs"].items())
+                      + ")"]
+        lines += ["", f"Learning rates on seeds {tune} (best eval / mean over training; the "
+                  "chosen one in bold):", "",
+                  "| variant | " + " | ".join(f"lr {base.lr * f:g}" for f in cfg.lr_factors)
+                  + " |", "|---|" + "---|" * len(cfg.lr_factors)]
+        for v, e in variants.items():
+            cells = []
+            for row in e["sweep"]:
+                cell = (f"{row['best_eval_return']['mean']:.1f} / "
+                        f"{row['mean_eval_return']['mean']:.1f}")
+                cells.append(f"**{cell}**" if row["lr_factor"] == e["lr_factor"] else cell)
+            lines.append(f"| {v} | " + " | ".join(cells) + " |")
+        lines += ["", f"![{name}](ablation_{name.replace('/', '-')}.png)", ""]
+    lines += ["mean ± std over seeds of each run's scores; max mean Q: the largest mean "
+              "Q(phi, a) of the training minibatches over all seeds.", "", "## The paper", "",
+              "Extended Data Table 3 (highest average evaluation score, best of three learning "
+              "rates): " + "; ".join(
                   f"{g}: " + ", ".join(f"{v} {s}" for v, s in cols.items())
                   for g, cols in PAPER.items() if g != "claim") + ".", ""]
     return "\n".join(lines)

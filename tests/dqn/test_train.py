@@ -9,6 +9,7 @@ import torch
 from milestones.core.checkpoint import load_checkpoint
 from milestones.core.config import EXIT_OK, EXIT_USAGE, ConfigError
 from milestones.core.metrics import read_metrics
+from milestones.dqn import reproduce as R
 from milestones.dqn import train as T
 from tests.conftest import run_cli
 
@@ -108,8 +109,19 @@ def test_reproduce_smoke(tmp_path):
     res = run_cli("-m", "milestones.dqn.reproduce", "--preset", "smoke", "--out", str(tmp_path))
     assert res.returncode == EXIT_OK, res.stderr
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results["envs"]["CartPole-v1"]) == {"replay+target", "replay only",
-                                                   "target only", "neither"}
+    variants = results["envs"]["CartPole-v1"]
+    assert set(variants) == {"replay+target", "replay only", "target only", "neither"}
+    for entry in variants.values():
+        # the smoke preset tries two rates on seed 0; seed 1 trains at the one chosen
+        assert [row["lr_factor"] for row in entry["sweep"]] == [1.0, 2.0]
+        assert entry["lr_factor"] == R.choose_lr(entry["sweep"])["lr_factor"]
+        assert [run["seed"] for run in entry["runs"]] == [0, 1]
+        assert {run["lr"] for run in entry["runs"]} == {entry["lr"]}
+        assert entry["best_eval_return"]["n"] == 2
+    seed1 = {p.name for p in (tmp_path / "runs").glob("*-s1")}
+    assert seed1 == {f"CartPole-v1-{R._slug(v)}-lr{e['lr_factor']:g}-s1"
+                     for v, e in variants.items()}
+    assert len(list((tmp_path / "runs").glob("*-s0"))) == 4 * 2
     assert (tmp_path / "ablation_CartPole-v1.png").is_file()
     assert "Extended Data Table 3" in (tmp_path / "results.md").read_text()
 
