@@ -47,6 +47,30 @@ def over_seeds(runs: list[dict], keys: Iterable[str]) -> dict[str, dict]:
     return out
 
 
+# t_{0.975, df}: the half-width of a two-sided 95% interval, in standard errors
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def paired_difference(a: list[dict], b: list[dict], key: str) -> dict | None:
+    """``a[key] - b[key]`` paired by seed (runs are dicts with "seed" and ``key``): the mean and
+    std over the common seeds, the half-width of a 95% t-interval of the mean (``ci95``, None for
+    one seed) and ``resolved``: the interval excludes 0, i.e. the difference is told apart from the
+    seed-to-seed noise. None when no seed has both values."""
+    bs = {r["seed"]: r.get(key) for r in b}
+    diffs = [r[key] - bs[r["seed"]] for r in a
+             if r.get(key) is not None and bs.get(r["seed"]) is not None]
+    if not diffs:
+        return None
+    out = mean_std(diffs)
+    if out["n"] < 2 or not math.isfinite(out["std"]):
+        return {**out, "ci95": None, "resolved": False}
+    df = out["n"] - 1
+    t = T975[max(k for k in T975 if k <= df)]  # a smaller df's (wider) quantile between rows
+    half = t * out["std"] / math.sqrt(out["n"])
+    return {**out, "ci95": half, "resolved": abs(out["mean"]) > half}
+
+
 def totals(summaries: Iterable[dict], started: float) -> dict:
     """``train_time_s``: the runs' training time, summed (what the reproduction costs);
     ``wall_time_s``: seconds since ``started`` (a ``time.time()``; small when runs were reused)."""

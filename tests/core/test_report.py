@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from milestones.core.report import fmt, mean_std, over_seeds, write_results
+from milestones.core.report import fmt, mean_std, over_seeds, paired_difference, write_results
 
 
 def test_mean_std_is_the_sample_statistics():
@@ -62,3 +62,17 @@ def test_write_results_is_strict_json_and_prints_the_table(tmp_path, capsys):
     assert md.startswith("| a | b |\n\nMade by `") and f"code {code_sha256()}" in md
     assert capsys.readouterr().out == md + "\n"
     assert results["grid"] == (1e-3, results["grid"][1])  # the caller's dict is left as it was
+
+
+def test_paired_difference_pairs_by_seed_and_says_whether_noise_hides_it():
+    a = [{"seed": 0, "x": 10.0}, {"seed": 1, "x": 12.0}, {"seed": 2, "x": 11.0}]
+    b = [{"seed": 2, "x": 10.0}, {"seed": 0, "x": 9.0}, {"seed": 1, "x": 11.0}]
+    d = paired_difference(a, b, "x")  # differences 1, 1, 1: no noise at all
+    assert d["mean"] == 1.0 and d["std"] == 0.0 and d["n"] == 3 and d["resolved"] is True
+    noisy = [{"seed": 0, "x": 12.0}, {"seed": 1, "x": 10.0}, {"seed": 2, "x": 11.0}]
+    d = paired_difference(noisy, b, "x")  # differences 3, -1, 1: mean 1, std 2
+    assert d["mean"] == 1.0 and d["std"] == 2.0
+    assert d["ci95"] == pytest.approx(4.303 * 2.0 / 3 ** 0.5) and d["resolved"] is False
+    one = paired_difference(a[:1], b, "x")
+    assert one["n"] == 1 and one["ci95"] is None and one["resolved"] is False
+    assert paired_difference(a, [{"seed": 5, "x": 1.0}], "x") is None
