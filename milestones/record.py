@@ -5,6 +5,8 @@
     python -m milestones.record benchmark resnet   # benchmarks/resnet.py -> .../benchmark.json
     python -m milestones.record results resnet     # a reproduce's --out -> .../results.json, .md
                                                    # and its figures
+    python -m milestones.record figures resnet     # redraw the figures the committed
+                                                   # results.json holds the numbers of
 
 Each file holds what made it: the command, the code (git SHA, a clean tree, the source hash),
 the machine and the date. A dirty working tree is refused (``--allow-dirty`` overrides it, and
@@ -85,13 +87,26 @@ def record_results(name: str, source: Path, target: Path) -> dict:
     return results
 
 
+def redraw_figures(name: str, target: Path) -> list[Path]:
+    """The figures a reproduction draws from its results alone (its ``figures(results, out)``),
+    redrawn from the committed results.json: a figure changes without a rerun, and shows only
+    numbers that file holds."""
+    import importlib
+
+    module = importlib.import_module(f"milestones.{name}.reproduce")
+    if not hasattr(module, "figures"):
+        raise SystemExit(f"error: milestones.{name}.reproduce draws no figure from its results "
+                         "alone (it has no figures(results, out))")
+    return module.figures(json.loads((target / "results.json").read_text()), target)
+
+
 def main(argv: list[str] | None = None) -> int:
     from milestones.core.metrics import code_version
     from milestones.core.readme import main as render_readmes
 
     parser = argparse.ArgumentParser(prog="python -m milestones.record",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("quick", "benchmark", "results"))
+    parser.add_argument("what", choices=("quick", "benchmark", "results", "figures"))
     parser.add_argument("milestone", choices=[m.name for m in milestones.REGISTRY
                                               if m.implemented])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
@@ -102,12 +117,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="record even with uncommitted changes (the file says so)")
     args, extra = parser.parse_known_args(argv)
     # results carry the provenance of the reproduction that made them (checked below)
-    if args.what != "results" and code_version()["git_dirty"] and not args.allow_dirty:
+    if args.what in ("quick", "benchmark") and code_version()["git_dirty"] and not args.allow_dirty:
         print("error: the working tree has uncommitted changes, so no commit would hold the code "
               "behind these numbers; commit first (or --allow-dirty)", file=sys.stderr)
         return 2
     target = PACKAGE / args.milestone / "results"
     target.mkdir(exist_ok=True)
+    if args.what == "figures":
+        for path in redraw_figures(args.milestone, target):
+            print(f"wrote {path}")
+        return 0
     command = " ".join(["python -m milestones.record", *(argv or sys.argv[1:])])
     if args.what == "quick":
         record = record_quick(args.milestone, args.seeds)
