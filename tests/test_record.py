@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from milestones import record
 from milestones.adam import train as T
 from milestones.core import metrics
@@ -53,3 +55,17 @@ def test_results_are_judged_by_the_provenance_of_the_reproduction(monkeypatch, t
         (source / "results.json").write_text(json.dumps({"provenance": {"git_dirty": dirty}}))
         (source / "results.md").write_text("# table\n")
         assert record.main(["results", "adam", "--from", str(source)]) == code
+
+
+def test_figures_are_redrawn_from_the_committed_results_alone(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    (tmp_path / "results.json").write_text(json.dumps({"score": 1.5}))
+    fake = types.ModuleType("milestones.fake.reproduce")
+    fake.figures = lambda results, out: [out / f"score-{results['score']}.png"]
+    monkeypatch.setitem(sys.modules, "milestones.fake.reproduce", fake)
+    assert record.redraw_figures("fake", tmp_path) == [tmp_path / "score-1.5.png"]
+    del fake.figures
+    with pytest.raises(SystemExit, match="no figures"):
+        record.redraw_figures("fake", tmp_path)
