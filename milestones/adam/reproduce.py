@@ -336,8 +336,6 @@ def fig2(cfg: Config, out: Path) -> dict:
                            out=str(out / "fig2" / setting), **drop)
         arms = {NAMES[o]: (o, {}) for o in ("adam", "adagrad", "rmsprop", "sgd", "adadelta")}
         r = tune_and_run(cfg, "fig2", base, arms, cfg.fig2_epochs, seeds, cfg.fig2_tune_epochs)
-        plot_arms(r, out / "fig2" / f"fig2_{setting}.png",
-                  f"Fig. 2: 2 x 1000 ReLU MLP, {setting}, {dataset}")
         loss = {k: _mean(v["final_train_loss"]) for k, v in r.items()}
         result["settings"][setting] = r
         result["claims"][f"adam_lowest_training_loss_{setting}"] = min(loss, key=loss.get) == "Adam"
@@ -394,7 +392,7 @@ def fig4(cfg: Config, out: Path) -> dict:
             losses = {e: per_epoch.get(float(e)) for e in (early, late)}
         points.append({"beta1": b1, "beta2": b2, "lr": lr, "bias_correction": bc,
                        "loss": {str(e): _finite(losses.get(e)) for e in (early, late)}})
-    plot_fig4(points, cfg.fig4_epochs, out / "fig4" / "fig4_bias_correction.png", dataset)
+
     def best(b1: float, b2: float, bc: bool, e: float) -> float:  # over the step sizes
         vals = [p["loss"][str(e)] for p in points if (p["beta1"], p["beta2"],
                 p["bias_correction"]) == (b1, b2, bc) and p["loss"][str(e)] is not None]
@@ -411,41 +409,133 @@ def _finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
-def plot_fig4(points: list[dict], epochs: tuple[float, float], path: Path, dataset: str) -> None:
-    """Fig. 4's layout: loss against log10(alpha), one panel per (epoch, beta1), one colour per
-    beta2, solid with bias correction, dashed without; diverged runs drawn at the top."""
+def diverged(loss: float | None) -> bool:
+    """A run diverged when its loss became NaN or inf: training stopped (NonFiniteLoss) and
+    results.json holds null for it."""
+    return loss is None or not math.isfinite(loss)
+
+
+def figures(results: dict, out: Path) -> list[Path]:
+    """Fig. 2 (fig2.png) and Fig. 4 (fig4_bias_correction.png) from the results alone, for the
+    experiments the results hold."""
+    paths = []
+    if "fig2" in results:
+        paths.append(plot_fig2(results["fig2"], results.get("config", {}), out / "fig2.png"))
+    if "fig4" in results:
+        paths.append(plot_fig4(results["fig4"], out / "fig4_bias_correction.png"))
+    return paths
+
+
+def plot_fig2(r: dict, config: dict, path: Path) -> Path:
+    """Fig. 2's comparison at the end of training: each optimizer's final training loss, every
+    seed a point and the mean a bar, best first, one panel per setting; diverged seeds marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), dpi=110)
-    colors = {0.99: "tab:blue", 0.999: "tab:green", 0.9999: "tab:red"}
-    finite = [v for p in points for v in p["loss"].values() if v is not None]
-    top = max(finite) * 1.05 if finite else 1.0
-    for row, e in enumerate(epochs):
-        for col, b1 in enumerate((0.0, 0.9)):
-            ax = axes[row, col]
-            for b2, color in colors.items():
-                for bc, style in ((True, "-"), (False, "--")):
-                    pts = sorted((p["lr"], p["loss"][str(e)]) for p in points
-                                 if p["beta1"] == b1 and p["beta2"] == b2
-                                 and p["bias_correction"] == bc)
-                    xs = [math.log10(lr) for lr, _ in pts]
-                    ys = [top if v is None else v for _, v in pts]
-                    ax.plot(xs, ys, style, color=color, marker="o" if bc else "x",
-                            label=f"beta2={b2:g}, {'with' if bc else 'no'} correction")
-            ax.set_title(f"beta1={b1:g}, after {e:g} epochs")
-            ax.set_xlabel("log10(alpha)")
-            ax.set_ylabel("test loss (-ELBO, nats)")
-            ax.set_ylim(None, top * 1.02)
-            ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"Fig. 4: bias correction, VAE on {dataset} (diverged runs drawn at the top)")
+    settings = r["settings"]
+    fig, axes = plt.subplots(1, len(settings), figsize=(5.2 * len(settings), 4.4), dpi=110,
+                             squeeze=False)
+    for ax, (setting, arms) in zip(axes[0], settings.items(), strict=True):
+        order = sorted(arms, key=lambda k: _mean([math.inf if diverged(x) else x
+                                                  for x in arms[k]["final_train_loss"]]))
+        finite = [x for a in arms.values() for x in a["final_train_loss"] if not diverged(x)]
+        if finite and max(finite) / min(finite) > 10:
+            ax.set_yscale("log")
+        for i, label in enumerate(order):
+            losses = arms[label]["final_train_loss"]
+            color = "tab:red" if label == "Adam" else "tab:blue"
+            xs = [i + 0.1 * (j - (len(losses) - 1) / 2) for j in range(len(losses))]
+            ok = [(x, y) for x, y in zip(xs, losses, strict=True) if not diverged(y)]
+            ax.scatter([x for x, _ in ok], [y for _, y in ok], s=30, color=color, zorder=3)
+            if len(ok) == len(losses):
+                ax.hlines(_mean(losses), i - 0.3, i + 0.3, color=color, lw=2.5)
+            bad = [x for x, y in zip(xs, losses, strict=True) if diverged(y)]
+            ax.scatter(bad, [0.97] * len(bad), marker="x", s=40, color=color,
+                       transform=ax.get_xaxis_transform(), clip_on=False)
+            if bad:
+                ax.annotate("diverged", (i, 0.97), xycoords=("data", "axes fraction"),
+                            xytext=(0, -12), textcoords="offset points", ha="center",
+                            fontsize=7)
+        ax.set_xticks(range(len(order)), [f"{k}\nlr {arms[k]['lr']:g}" for k in order],
+                      fontsize=8)
+        ax.set_xlim(-0.6, len(order) - 0.4)
+        ax.set_title("with dropout" if setting == "dropout" else
+                     "without dropout" if setting == "deterministic" else setting)
+        ax.set_ylabel("final training loss (nats)")
+        ax.grid(alpha=0.3, axis="y")
+    epochs = config.get("fig2_epochs")
+    seeds = max(len(a["final_train_loss"]) for arms in settings.values() for a in arms.values())
+    fig.suptitle(f"Fig. 2: 2 x 1000 ReLU MLP on {r.get('dataset')}, after "
+                 f"{f'{epochs:g}' if epochs is not None else '?'} epochs (paper ~"
+                 f"{paper().fig2_epochs}), {seeds} seed(s), best first\n"
+                 "dots: seeds, bars: mean; each optimizer at its best learning rate on seed 0",
+                 fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+    return path
+
+
+def plot_fig4(r: dict, path: Path) -> Path:
+    """Fig. 4's layout: test loss against log10(alpha), one panel per (epoch, beta1), one colour
+    per beta2, solid with bias correction, dashed without. A diverged run (see ``diverged``) is
+    no loss: it is an x in the band above the losses, upper row without correction, lower with."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points, epochs = r["points"], r["epochs"]
+    beta1s = sorted({p["beta1"] for p in points})
+    beta2s = sorted({p["beta2"] for p in points})
+    colors = dict(zip(beta2s, ("tab:blue", "tab:green", "tab:red", "tab:purple"), strict=False))
+    fig, axes = plt.subplots(len(epochs), len(beta1s), figsize=(5.2 * len(beta1s),
+                             3.9 * len(epochs)), dpi=110, squeeze=False)
+    for row, e in enumerate(epochs):
+        finite = [p["loss"][str(e)] for p in points if not diverged(p["loss"][str(e)])]
+        lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+        span = hi - lo or 1.0
+        top = hi + 0.05 * span  # the losses end here; the band of diverged runs is above
+        band = {False: top + 0.30 * span, True: top + 0.14 * span}  # row per correction
+        for col, b1 in enumerate(beta1s):
+            ax = axes[row, col]
+            for k, b2 in enumerate(beta2s):
+                for bc, style in ((True, "-"), (False, "--")):
+                    pts = sorted((p["lr"], p["loss"][str(e)]) for p in points
+                                 if (p["beta1"], p["beta2"], p["bias_correction"]) == (b1, b2, bc))
+                    xs = [math.log10(lr) for lr, _ in pts]
+                    ys = [math.nan if diverged(v) else v for _, v in pts]
+                    ax.plot(xs, ys, style, color=colors[b2], marker="o" if bc else "s",
+                            ms=4, mfc=colors[b2] if bc else "white",
+                            label=f"beta2={b2:g}, {'with' if bc else 'no'} correction")
+                    bad = [x + 0.12 * (k - (len(beta2s) - 1) / 2)
+                           for x, y in zip(xs, ys, strict=True) if math.isnan(y)]
+                    ax.scatter(bad, [band[bc]] * len(bad), marker="x", s=36, color=colors[b2],
+                               lw=1.8, zorder=3)
+            ax.axhline(top + 0.04 * span, color="0.5", lw=0.8)
+            ticks = [t for t in plt.MaxNLocator(5).tick_values(lo, hi) if lo - 0.05 * span <= t
+                     <= top]
+            ax.set_yticks(ticks + [band[True], band[False]], [f"{t:g}" for t in ticks]
+                          + ["diverged, corrected", "diverged, no corr."])
+            ax.set_ylim(lo - 0.05 * span, top + 0.40 * span)
+            ax.set_xticks(sorted({math.log10(p["lr"]) for p in points}))
+            ax.set_title(f"beta1={b1:g}, after {e:g} epochs")
+            ax.set_xlabel("log10(alpha)")
+            ax.set_ylabel("test loss (-ELBO, nats)")
+            ax.grid(alpha=0.3)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8,
+               frameon=False)
+    fig.suptitle(f"Fig. 4: bias correction, VAE on {r.get('dataset')}, one seed per point\n"
+                 "x: diverged (the loss became NaN or inf and training stopped), not a loss",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def play(cfg: Config, out: Path) -> dict:
@@ -520,6 +610,7 @@ def main(cfg: Config) -> dict:
     for fig in cfg.figures:
         print(f"reproduce: {fig} ...", flush=True)
         results[fig] = steps[fig](cfg, out)
+    figures(results, out)
     results["wall_time_s"] = round(time.time() - t0, 1)
     env = environment(torch.device("cpu"))
     results["env"] = env

@@ -29,7 +29,6 @@ from milestones.core.config import require
 from milestones.core.data import DataUnavailable
 from milestones.core.jobs import ReproduceConfig, map_runs, prepare, train_or_reuse
 from milestones.core.metrics import read_metrics
-from milestones.core.plots import plot_curves
 from milestones.core.report import fmt, over_seeds, totals, write_results
 from milestones.core.run import cli
 from milestones.resnet import data as D
@@ -170,10 +169,8 @@ def main(cfg: Config) -> dict:
     # Training error at the end: the mean over the last 10% of iterations (as the curves show it).
     results = {"dataset": dataset, "source": None, "config": dataclasses.asdict(cfg),
                "paper": PAPER, "models": {}}
-    all_curves = {}
     for (model, seed), run in runs.items():
         c = curves(run)
-        all_curves[(model, seed)] = c
         steps, errors = c["train"]
         tail = [e for s, e in zip(steps, errors, strict=True) if s > 0.9 * cfg.steps] or errors[-1:]
         summary = summaries[(model, seed)]
@@ -182,7 +179,9 @@ def main(cfg: Config) -> dict:
         entry["runs"].append({"seed": seed, "final_train_error": statistics.mean(tail),
                               "final_val_error": None if val is None else 100 * val,
                               "final_test_error": 100 * summary["final_test_error"],
-                              "params": summary["params"], "train_time_s": summary["train_time_s"]})
+                              "params": summary["params"], "train_time_s": summary["train_time_s"],
+                              "curve": {split: {"iteration": xs, "error": [round(y, 3) for y in ys]}
+                                        for split, (xs, ys) in c.items()}})
         header = read_metrics(Path(run.out) / "metrics.jsonl")[0]
         results["source"] = header["data"]["source"]
         results["env"] = header["env"]
@@ -191,7 +190,7 @@ def main(cfg: Config) -> dict:
                                                 "final_test_error")))
     results["claims"] = claims(results)
     results.update(totals(summaries.values(), t0), jobs=jobs)
-    plots(cfg, runs, all_curves, out)
+    figures(results, out)
     write_results(out, results, markdown(cfg, results))
     return results
 
@@ -220,25 +219,93 @@ def claims(results: dict) -> dict:
     return out
 
 
-def plots(cfg: Config, runs: dict, all_curves: dict, out: Path) -> None:
-    """Fig. 6 style: thin dashed = training error, bold = held-out (validation) error."""
-    colors = {"20": "tab:orange", "56": "tab:red"}
-    for family, title in (("plain", "Plain networks (Fig. 6 left)"),
-                          ("resnet", "ResNets (Fig. 6 middle)")):
-        series, styles = {}, {}
-        for model in cfg.models:
-            if not model.startswith(family):
+def figures(results: dict, out: Path) -> list[Path]:
+    """Fig. 6 (fig6.png) from the results alone: plain nets left, ResNets right; the error curves
+    where every run stored one, else each run's final errors against depth."""
+    return [plot_fig6(results, out / "fig6.png")]
+
+
+def plot_fig6(r: dict, path: Path) -> Path:
+    """Fig. 6's two panels. With curves: training error dashed, held-out (validation) error
+    solid, each seed thin, the mean bold. Without: final training and test error per seed
+    against depth, the mean joined across depths. The paper's Table 6 test errors as diamonds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    models, paper_test = r["models"], r.get("paper", {}).get("cifar10_test_error", {})
+    with_curves = all("curve" in run for e in models.values() for run in e["runs"])
+    colors = ("tab:orange", "tab:red", "tab:purple", "tab:brown")  # by depth, as Fig. 6
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), dpi=110, sharey=True)
+    for ax, family, title in ((axes[0], "plain", "plain networks (Fig. 6 left)"),
+                              (axes[1], "resnet", "ResNets (Fig. 6 middle)")):
+        keys = sorted((k for k in models if k.startswith(family)),
+                      key=lambda k: int(k.removeprefix(family)))
+        for i, key in enumerate(keys):
+            name, runs, color = models[key]["name"], models[key]["runs"], colors[i % 4]
+            if with_curves:
+                for split, ls, label in (("train", "--", "train"), ("val", "-", "held-out")):
+                    cs = [run["curve"][split] for run in runs if run["curve"][split]["iteration"]]
+                    if not cs:
+                        continue
+                    n = min(len(c["iteration"]) for c in cs)
+                    ys = np.array([c["error"][:n] for c in cs])
+                    xs = cs[0]["iteration"][:n]
+                    ax.plot(xs, ys.T, ls, color=color, lw=0.7, alpha=0.4)
+                    ax.plot(xs, ys.mean(0), ls, color=color, lw=2.2 if split == "val" else 1.6,
+                            label=f"{name} {label}")
+                if key in paper_test:
+                    ax.axhline(paper_test[key], color=color, ls=":", lw=1.2,
+                               label=f"{name}, paper (Table 6, test)")
                 continue
-            depth, name = model.removeprefix(family), NAMES.get(model, model)
-            for split, style in (("train", {"linestyle": "--", "linewidth": 1}),
-                                 ("val", {"linewidth": 2.2})):
-                label = f"{name} {'train' if split == 'train' else 'val'}"
-                series[label] = [all_curves[(model, s)][split] for s in cfg.seeds]
-                styles[label] = {**style, "color": colors.get(depth)}
-        if series:
-            plot_curves(series, out / f"fig6_{family}.png", xlabel="iteration", ylabel="error (%)",
-                        title=f"{title}: {runs[next(iter(runs))].dataset}, width {cfg.width}",
-                        styles=styles, ylim=(0, None))
+            depth = int(key.removeprefix(family))
+            for split, dx, marker in (("train", -2.5, "o"), ("test", 2.5, "s")):
+                ys = [run[f"final_{split}_error"] for run in runs]
+                xs = [depth + dx + 0.7 * (j - (len(ys) - 1) / 2) for j in range(len(ys))]
+                ax.scatter(xs, ys, marker=marker, s=30, color=color,
+                           facecolor="white" if split == "train" else color, zorder=3)
+            if key in paper_test:
+                ax.scatter([depth + 6], [paper_test[key]], marker="D", s=45, color="black",
+                           zorder=4)
+        if not with_curves and keys:
+            depths = [int(k.removeprefix(family)) for k in keys]
+            for split, dx, ls in (("train", -2.5, "--"), ("test", 2.5, "-")):
+                means = [float(np.mean([run[f"final_{split}_error"] for run in
+                                        models[k]["runs"]])) for k in keys]
+                ax.plot([d + dx for d in depths], means, ls, color="0.3", lw=1.5, zorder=2)
+            ax.set_xticks(depths, [models[k]["name"] for k in keys])
+            ax.set_xlim(min(depths) - 10, max(depths) + 10)
+            if not any(k in paper_test for k in keys):
+                ax.text(0.5, 0.03, "the paper tabulates no plain nets on CIFAR-10 (Fig. 6 "
+                        "shows curves)", transform=ax.transAxes, ha="center", fontsize=8,
+                        color="0.3")
+        ax.set_title(title)
+        ax.set_xlabel("iteration" if with_curves else "depth")
+        ax.grid(alpha=0.3)
+        if with_curves:
+            ax.legend(fontsize=7)
+    axes[0].set_ylabel("error (%)")
+    axes[0].set_ylim(0, None)
+    if not with_curves:
+        handles = [plt.Line2D([], [], color="0.3", marker="o", mfc="white", ls="--",
+                              label="training error (last 10% of iterations)"),
+                   plt.Line2D([], [], color="0.3", marker="s", ls="-", label="test error"),
+                   plt.Line2D([], [], color="black", marker="D", ls="",
+                              label=f"paper, Table 6 test error (width {paper().width}, "
+                                    f"{paper().steps // 1000}k iterations)")]
+        fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    cfg, full = r.get("config", {}), paper()
+    seeds = max(len(e["runs"]) for e in models.values())
+    fig.suptitle(f"Fig. 6 in miniature: {r.get('dataset')}, width {cfg.get('width')} (paper "
+                 f"{full.width}), {cfg.get('steps', 0):,} iterations (paper {full.steps:,}), "
+                 f"{seeds} seed(s)" + ("" if with_curves else "; points: seeds, lines: means"),
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0 if with_curves else 0.06, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def markdown(cfg: Config, r: dict) -> str:
@@ -273,7 +340,7 @@ def markdown(cfg: Config, r: dict) -> str:
               f"ResNet-56 {p['cifar10_test_error']['resnet56']}% (full width, 64k iterations).",
               "- ImageNet top-1 error, Table 2 (10-crop): " + ", ".join(
                   f"{k} {v}%" for k, v in p["imagenet_top1_error"].items()) + ".", "",
-              "![plain](fig6_plain.png) ![resnet](fig6_resnet.png)", ""]
+              "![Fig. 6](fig6.png)", ""]
     return "\n".join(lines)
 
 

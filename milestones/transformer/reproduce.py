@@ -15,9 +15,10 @@ one thing, as the rows of Table 3 do:
   sinusoids chosen because they "may allow the model to extrapolate to sequence lengths longer
   than the ones encountered during training" (§3.5): we test that on the corpus's "long" split.
 
-Writes results.md / results.json, a bar plot of BLEU and perplexity, the learning-rate schedule of
-Eq. 3 and attention heat maps of one sentence (every head of the last encoder, decoder and
-cross-attention layers, as Figures 3-5) next to the paper's rows.
+Writes results.md / results.json, every seed's BLEU and perplexity beside the paper's changes
+(``figures``, from results.json alone), the learning-rate schedule of Eq. 3 and attention heat
+maps of one sentence (every head of the last encoder, decoder and cross-attention layers, as
+Figures 3-5) next to the paper's rows.
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ def main(cfg: Config) -> dict:
                                                 "valid_perplexity", "valid_bleu_greedy")))
     results["claims"] = claims(results)
     results.update(totals(summaries.values(), t0))
-    plots(cfg, results, runs, out)
+    figures(results, out)
+    first = runs[next(iter(runs))]
+    plot_attention(first, Path(first.out), out / "attention.png")
     write_results(out, results, markdown(cfg, results))
     return results
 
@@ -163,54 +166,119 @@ def claims(r: dict) -> dict:
     return out
 
 
-def plots(cfg: Config, r: dict, runs: dict, out: Path) -> None:
+def figures(results: dict, out: Path) -> list[Path]:
+    """Table 3 in miniature (table3.png) from the results alone, and Eq. 3 (lr_schedule.png)."""
+    return [plot_table3(results, out / "table3.png"), plot_schedule(out / "lr_schedule.png")]
+
+
+def plot_table3(r: dict, path: Path) -> Path:
+    """Every seed a point, the mean a bar: test BLEU, the change from the base row (paired by
+    seed) in BLEU and validation perplexity beside the paper's change, and BLEU on sentences
+    longer than any in training."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(r["variants"])
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), dpi=110)
-    for ax, key, title in zip(axes, ("test_bleu", "long_bleu", "valid_perplexity"),
-                              ("test BLEU", "BLEU on longer sentences", "valid perplexity"),
-                              strict=True):
-        means = [r["variants"][n].get(key, {}).get("mean", 0.0) for n in names]
-        stds = [r["variants"][n].get(key, {}).get("std", 0.0) for n in names]
-        ax.bar(range(len(names)), means, yerr=stds, capsize=3,
-               color=["tab:green", "tab:blue", "tab:orange", "tab:purple"][:len(names)])
-        ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
-        ax.set_title(title)
+    variants = r["variants"]
+    names = list(variants)
+    colors = dict(zip(names, plt.get_cmap("tab10").colors, strict=False))
+    base = {run["seed"]: run for run in variants.get("base", {}).get("runs", [])}
+
+    def values(name: str, key: str, delta: bool) -> list[float]:
+        runs = [run for run in variants[name]["runs"] if run.get(key) is not None]
+        if not delta:
+            return [run[key] for run in runs]
+        return [run[key] - base[run["seed"]][key] for run in runs
+                if base.get(run["seed"], {}).get(key) is not None]
+
+    def panel(ax, key: str, title: str, ylabel: str, paper: int | None = None) -> None:
+        shown = [n for n in names if paper is None or n != "base"]
+        for i, name in enumerate(shown):
+            ys = values(name, key, delta=paper is not None)
+            if not ys:
+                continue
+            xs = [i + 0.12 * (j - (len(ys) - 1) / 2) for j in range(len(ys))]
+            ax.scatter(xs, ys, s=28, color=colors[name], alpha=0.8, zorder=3)
+            ax.hlines(sum(ys) / len(ys), i - 0.3, i + 0.3, color=colors[name], lw=2.5)
+            if paper is not None and name in PAPER and "base" in PAPER:
+                ax.scatter([i + 0.38], [PAPER[name][paper] - PAPER["base"][paper]], marker="D",
+                           s=40, color="black", zorder=4)
+        if paper is not None:
+            ax.axhline(0, color="0.4", lw=1)
+        ax.set_xticks(range(len(shown)),
+                      [f"{n}\n({variants[n]['row']})" if n != "base" else n for n in shown],
+                      fontsize=8)
+        ax.set_xlim(-0.6, len(shown) - 0.4)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle(f"Table 3 in miniature: built-in corpus, {len(cfg.seeds)} seed(s)")
-    fig.tight_layout()
-    fig.savefig(out / "table3.png")
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8), dpi=110)
+    panel(axes[0, 0], "test_bleu", "(a) test BLEU", "BLEU")
+    panel(axes[0, 1], "test_bleu", "(b) BLEU change from base, paired by seed", "Δ BLEU",
+          paper=1)
+    panel(axes[1, 0], "valid_perplexity", "(c) validation perplexity change from base",
+          "Δ perplexity", paper=0)
+    panel(axes[1, 1], "long_bleu", "(d) BLEU on sentences longer than any in training "
+          "(§3.5)", "BLEU")
+    seeds = len(r.get("config", {}).get("seeds", [])) or max(len(v["runs"]) for v in
+                                                             variants.values())
+    fig.suptitle(f"Table 3 rows (A), (D), (E) in miniature: quick model, built-in corpus, "
+                 f"{seeds} seed(s)\nabsolute numbers are not comparable with the paper's (a toy "
+                 "corpus vs WMT), so (b) and (c) set our changes beside the paper's", fontsize=11)
+    handles = [plt.Line2D([], [], color="0.35", marker="o", ls="", label="ours, one seed"),
+               plt.Line2D([], [], color="0.35", lw=2.5, label="ours, mean over seeds"),
+               plt.Line2D([], [], color="black", marker="D", ls="",
+                          label="paper, Table 3 (newstest2013)")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path)
     plt.close(fig)
-    plot_schedule(out / "lr_schedule.png")
-    first = runs[next(iter(runs))]
-    plot_attention(first, Path(first.out), out / "attention.png")
+    return path
 
 
 def plot_schedule(path: Path) -> Path:
-    """Eq. 3 for the paper's base and big models and our quick one."""
+    """Eq. 3 on linear axes (the warm-up is a straight line): the paper's base and big models
+    over 100k steps, and our small models over their own steps."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
-    steps = list(range(1, 100_001, 100))
-    for label, cfg in (("base (d 512, warmup 4000)", T.paper()),
-                       ("big (d 1024)", dataclasses.replace(T.paper(), d_model=1024))):
-        ax.plot(steps, [T.learning_rate(cfg, s) for s in steps], label=label)
-    q = T.quick()
-    qs = list(range(1, q.steps + 1))
-    ax.plot(qs, [T.learning_rate(q, s) for s in qs], label=f"quick (d 128, warmup {q.warmup})")
-    ax.set_xscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("learning rate")
-    ax.set_title("Eq. 3: d^-0.5 min(step^-0.5, step warmup^-1.5)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
+    base = T.paper()
+    steps = range(1, 100_001, 50)
+    for label, cfg in ((f"base (d_model {base.d_model})", base),
+                       ("big (d_model 1024)", dataclasses.replace(base, d_model=1024))):
+        left.plot(steps, [T.learning_rate(cfg, s) for s in steps], label=label)
+    left.axvline(base.warmup, color="0.4", ls=":", lw=1)
+    left.annotate(f"warmup_steps = {base.warmup:,}", (base.warmup, 0), xytext=(6, 6),
+                  textcoords="offset points", xycoords=("data", "axes fraction"), fontsize=8)
+    left.set_title("the paper's models, 100k steps")
+    small = [("quick", T.quick())]
+    if "multi30k" in T.PRESETS:
+        small.append(("multi30k", T.PRESETS["multi30k"]()))
+    for name, cfg in small:
+        qs = range(1, cfg.steps + 1)
+        scale = f", x {cfg.lr_scale:g}" if cfg.lr_scale != 1 else ""
+        right.plot(qs, [T.learning_rate(cfg, s) for s in qs],
+                   label=f"{name} (d_model {cfg.d_model}{scale}, {cfg.steps:,} steps)")
+    warmups = sorted({cfg.warmup for _, cfg in small})
+    for w in warmups:
+        right.axvline(w, color="0.4", ls=":", lw=1)
+        right.annotate(f"warmup_steps = {w:,}", (w, 0), xytext=(6, 6),
+                       textcoords="offset points", xycoords=("data", "axes fraction"),
+                       fontsize=8)
+    right.set_title("ours (CPU presets)")
+    left.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k" if x else "0")
+    for ax in (left, right):
+        ax.set_xlabel("step")
+        ax.set_ylabel("learning rate")
+        ax.set_ylim(0, None)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Eq. 3: lrate = d_model^-0.5 · min(step^-0.5, step · warmup_steps^-1.5)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

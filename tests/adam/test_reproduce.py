@@ -22,9 +22,8 @@ def test_reproduce_smoke_writes_every_figure(tmp_path):
     assert len(results["fig4"]["points"]) == 12  # 2 beta1 x 3 beta2 x 1 alpha x 2 corrections
     md = (tmp_path / "results.md").read_text()
     assert "## fig4" in md and "Claims:" in md
-    for png in ("fig1/fig1_logreg.png", "fig1bow/fig1_bow.png", "fig2/fig2_dropout.png",
-                "fig4/fig4_bias_correction.png", "playground/rosenbrock.png",
-                "playground/beale.png"):
+    for png in ("fig1/fig1_logreg.png", "fig1bow/fig1_bow.png", "fig2.png",
+                "fig4_bias_correction.png", "playground/rosenbrock.png", "playground/beale.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG", png
 
 
@@ -166,3 +165,20 @@ def test_fig4_claims_bias_correction_helps_where_its_best_loss_is_lower(tmp_path
     assert sorted((p["beta1"], p["lr"]) for p in diverged) == [(0.0, 1e-2), (0.9, 1e-3),
                                                                 (0.9, 1e-2)]
 
+
+
+def test_figures_draw_fig2_and_fig4_from_the_results_alone(tmp_path):
+    """figures() on the committed results.json: Fig. 2 and Fig. 4 (its diverged runs are null)."""
+    results = json.loads((Path(R.__file__).parent / "results" / "results.json").read_text())
+    assert any(p["loss"][str(e)] is None for p in results["fig4"]["points"]
+               for e in results["fig4"]["epochs"])  # the figure has diverged runs to mark
+    paths = R.figures(results, tmp_path)
+    assert paths == [tmp_path / "fig2.png", tmp_path / "fig4_bias_correction.png"]
+    for path in paths:
+        assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000, path
+    assert R.figures({"config": {}}, tmp_path / "none") == []  # only the experiments held
+
+
+def test_diverged_is_a_non_finite_or_missing_loss():
+    assert R.diverged(None) and R.diverged(math.inf) and R.diverged(math.nan)
+    assert not R.diverged(365.0) and not R.diverged(0.0)

@@ -1,7 +1,9 @@
 """ResNet entry points beyond train: reproduce (smoke), its claims on hand-made results, and the
 benchmark (quick)."""
 
+import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +22,12 @@ def test_reproduce_smoke_writes_table_json_and_plots(tmp_path):
     assert set(results["claims"]) == {"plain56_trains_worse_than_plain20",
                                       "resnet56_at_least_as_good_as_resnet20"}
     md = (tmp_path / "results.md").read_text()
-    assert "| plain-56 |" in md and "Table 6" in md and "fig6_plain.png" in md
-    for png in ("fig6_plain.png", "fig6_resnet.png"):
-        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+    assert "| plain-56 |" in md and "Table 6" in md and "fig6.png" in md
+    assert (tmp_path / "fig6.png").read_bytes()[:4] == b"\x89PNG"
+    for model in results["models"].values():  # the curves, for figures() from results alone
+        curve = model["runs"][0]["curve"]
+        assert curve["train"]["iteration"] and len(curve["train"]["error"]) == len(
+            curve["train"]["iteration"])
     again = run_cli("-m", "milestones.resnet.reproduce", "--preset", "smoke", "--out",
                     str(tmp_path))  # finished runs are reused, not retrained
     assert again.returncode == 0 and "summary:" not in again.stderr
@@ -85,3 +90,29 @@ def test_claims_need_both_nets_of_a_pair():
         "plain56_trains_worse_than_plain20": {"holds": True, "seeds": 1, "of": 1,
                                               "gap_pp": [30.0]}}
     assert R.claims(results(plain20=[30.0], resnet56=[20.0])) == {}
+
+
+COMMITTED = Path(R.__file__).parent / "results" / "results.json"
+
+
+def with_curves(results: dict) -> dict:
+    """``results`` with a made-up error curve on every run (as reproduce stores them now)."""
+    results = copy.deepcopy(results)
+    for e in results["models"].values():
+        for run in e["runs"]:
+            err = run["final_train_error"]
+            run["curve"] = {"train": {"iteration": [25, 50, 75, 100],
+                                      "error": [90.0, 70.0, err + 5, err]},
+                            "val": {"iteration": [50, 100], "error": [75.0, err + 1]}}
+    return results
+
+
+@pytest.mark.parametrize("curves", [False, True], ids=["final-errors", "curves"])
+def test_figures_draw_fig6_from_the_results_alone(tmp_path, curves):
+    """figures() on the committed results.json (final errors only), and with curves."""
+    results = json.loads(COMMITTED.read_text())
+    if curves:
+        results = with_curves(results)
+    paths = R.figures(results, tmp_path)
+    assert paths == [tmp_path / "fig6.png"]
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[0].stat().st_size > 10_000

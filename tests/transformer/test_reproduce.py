@@ -1,6 +1,9 @@
 """The Transformer's reproduce: claims() on hand-made results (Table 3 rows A, D, E). The smoke
 run of the whole script is in test_train.py."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from milestones.transformer import reproduce as R
@@ -55,3 +58,12 @@ def test_claims_need_the_base_row_and_the_measurements(present):
             "learned positions": {"test_bleu": 30.5, "valid_perplexity": 5.0, "long_bleu": 1.0}}
     c = R.claims(results(**{name: rows[name] for name in present}))
     assert c == ({E_TEST: True} if "learned positions" in present else {})
+
+
+def test_figures_draw_table3_and_eq3_from_the_results_alone(tmp_path):
+    """figures() on the committed results.json: table3.png and lr_schedule.png, no run folders."""
+    results = json.loads((Path(R.__file__).parent / "results" / "results.json").read_text())
+    paths = R.figures(results, tmp_path)
+    assert paths == [tmp_path / "table3.png", tmp_path / "lr_schedule.png"]
+    for path in paths:
+        assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000, path
