@@ -32,7 +32,7 @@ import torch
 from milestones.core.config import require
 from milestones.core.jobs import ReproduceConfig, map_runs, prepare, train_or_reuse
 from milestones.core.metrics import read_metrics
-from milestones.core.report import fmt, over_seeds, totals, write_results
+from milestones.core.report import fmt, over_seeds, paired_difference, totals, write_results
 from milestones.core.run import cli
 from milestones.core.text import BOS_ID
 from milestones.transformer import train as T
@@ -43,6 +43,8 @@ VARIANTS = {  # name: (Table 3 row, config changes)
     "no label smoothing": ("D", {"label_smoothing": 0.0}),
     "learned positions": ("E", {"positional": "learned"}),
 }
+# the scores whose change from the base row is reported seed by seed (Table 3's rows are changes)
+DELTAS = ("test_bleu", "test_chrf", "valid_perplexity", "long_bleu")
 PAPER = {  # Table 3, newstest2013 En-De dev set: (perplexity, BLEU)
     "base": (4.92, 25.8), "1 head": (5.29, 24.9), "no label smoothing": (4.67, 25.3),
     "learned positions": (4.92, 25.7),
@@ -133,6 +135,11 @@ def main(cfg: Config) -> dict:
         entry.update(over_seeds(entry["runs"], ("test_bleu", "test_bleu_averaged", "test_chrf",
                                                 "test_length_ratio", "test_exact", "long_bleu",
                                                 "valid_perplexity", "valid_bleu_greedy")))
+    base = results["variants"].get("base")
+    for name, entry in results["variants"].items():
+        if base and name != "base":  # the change from base, paired by seed, and its 95% interval
+            entry["vs_base"] = {key: paired_difference(entry["runs"], base["runs"], key)
+                                for key in DELTAS}
     results["claims"] = claims(results)
     results.update(totals(summaries.values(), t0))
     figures(results, out)
@@ -341,14 +348,39 @@ def markdown(cfg: Config, r: dict) -> str:
         f"{r['train_time_s'] / 60:.0f} min of training summed over runs  ",
         f"BLEU: sacrebleu, detokenised ({r.get('bleu_signature')}); the paper's is tokenised. "
         f"Copying the source scores {r.get('copy_source_bleu', float('nan')):.1f}.", "",
-        "| variant | Table 3 row | test BLEU | averaged-checkpoint BLEU | BLEU, longer sentences "
-        "| valid perplexity | paper: PPL, BLEU |", "|---|---|---|---|---|---|---|"]
+        "| variant | Table 3 row | test BLEU | chrF | length ratio | exact | averaged-checkpoint "
+        "BLEU | BLEU, longer sentences | valid perplexity | valid BLEU, greedy "
+        "| paper: PPL, BLEU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, e in r["variants"].items():
         ppl, bl = PAPER[name]
         lines.append(f"| {name} | {e['row']} | {fmt(e.get('test_bleu'), 1)} | "
-                     f"{fmt(e.get('test_bleu_averaged'), 1)} | {fmt(e.get('long_bleu'), 1)} | "
-                     f"{fmt(e.get('valid_perplexity'), 3)} | {ppl}, {bl} |")
-    lines += ["", "mean ± std over seeds.", "", "## The claims", ""]
+                     f"{fmt(e.get('test_chrf'), 1)} | {fmt(e.get('test_length_ratio'), 3)} | "
+                     f"{fmt(e.get('test_exact'), 3)} | {fmt(e.get('test_bleu_averaged'), 1)} | "
+                     f"{fmt(e.get('long_bleu'), 1)} | {fmt(e.get('valid_perplexity'), 3)} | "
+                     f"{fmt(e.get('valid_bleu_greedy'), 1)} | {ppl}, {bl} |")
+    lines += ["", "mean ± std over seeds; test: beam search; exact: the share of test sentences "
+              "translated exactly.", "", "## Changes from the base row, paired by seed", "",
+              "the mean over seeds of (variant − base) ± the half-width of its 95% t-interval; "
+              "**resolved**: the interval excludes 0 (the change is told apart from the seed "
+              "noise).", "",
+              "| variant | Δ test BLEU | Δ chrF | Δ valid perplexity | Δ BLEU, longer sentences "
+              "| paper: Δ PPL, Δ BLEU |", "|---|---|---|---|---|---|"]
+    for name, e in r["variants"].items():
+        if "vs_base" not in e:
+            continue
+        cells = []
+        for key in DELTAS:
+            d = e["vs_base"].get(key)
+            cells.append("-" if d is None else
+                         f"{d['mean']:+.{3 if 'perplexity' in key else 1}f}"
+                         + ("" if d["ci95"] is None else
+                            f" ± {d['ci95']:.{3 if 'perplexity' in key else 1}f}")
+                         + (" **resolved**" if d["resolved"] else ""))
+        ppl, bl = PAPER[name]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ppl - PAPER['base'][0]:+.2f}, "
+                     f"{bl - PAPER['base'][1]:+.1f} |")
+    lines += ["", "## The claims", ""]
     lines += [f"- {name}: **{'yes' if ok else 'no'}**" for name, ok in r["claims"].items()]
     lines += ["", "![Table 3](table3.png)", "", "![Eq. 3](lr_schedule.png)", "",
               "![attention](attention.png)", ""]

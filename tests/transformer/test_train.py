@@ -184,6 +184,12 @@ def test_entry_points(tmp_path):
     results = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert set(results["variants"]) == {"base", "1 head", "no label smoothing",
                                         "learned positions"}
+    base = {r["seed"]: r for r in results["variants"]["base"]["runs"]}
+    for name, entry in results["variants"].items():  # Table 3's changes, paired by seed
+        assert ("vs_base" in entry) == (name != "base")
+        for key, d in entry.get("vs_base", {}).items():
+            run = entry["runs"][0]
+            assert d["mean"] == pytest.approx(run[key] - base[run["seed"]][key]) and d["n"] == 1
     for name in ("table3.png", "lr_schedule.png", "attention.png", "results.md"):
         assert (tmp_path / "rep" / name).is_file(), name
     res = run_cli("benchmarks/transformer.py", "--quick")
