@@ -88,16 +88,23 @@ def record_results(name: str, source: Path, target: Path) -> dict:
 
 
 def redraw_figures(name: str, target: Path) -> list[Path]:
-    """The figures a reproduction draws from its results alone (its ``figures(results, out)``),
-    redrawn from the committed results.json: a figure changes without a rerun, and shows only
-    numbers that file holds."""
+    """The figures a reproduction draws from recorded numbers alone, redrawn from the committed
+    files: ``figures(results, out)`` from results.json, ``quick_figures(record, out)`` from
+    quick.json (each where the milestone's reproduce module has it). A figure changes without a
+    rerun, and shows only numbers those files hold."""
     import importlib
 
     module = importlib.import_module(f"milestones.{name}.reproduce")
-    if not hasattr(module, "figures"):
-        raise SystemExit(f"error: milestones.{name}.reproduce draws no figure from its results "
-                         "alone (it has no figures(results, out))")
-    return module.figures(json.loads((target / "results.json").read_text()), target)
+    drawn, paths = False, []
+    for function, source in (("figures", "results.json"), ("quick_figures", "quick.json")):
+        if hasattr(module, function) and (target / source).is_file():
+            drawn = True
+            paths += getattr(module, function)(json.loads((target / source).read_text()), target)
+    if not drawn:
+        raise SystemExit(f"error: milestones.{name}.reproduce draws no figure from its recorded "
+                         "numbers alone (no figures(results, out) with a results.json, no "
+                         "quick_figures(record, out) with a quick.json)")
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,5 +67,5 @@ def test_figures_are_redrawn_from_the_committed_results_alone(monkeypatch, tmp_p
     monkeypatch.setitem(sys.modules, "milestones.fake.reproduce", fake)
     assert record.redraw_figures("fake", tmp_path) == [tmp_path / "score-1.5.png"]
     del fake.figures
-    with pytest.raises(SystemExit, match="no figures"):
+    with pytest.raises(SystemExit, match="no figure"):
         record.redraw_figures("fake", tmp_path)

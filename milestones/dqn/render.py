@@ -1,6 +1,7 @@
 """What people look at after a DQN run: learning curves and the agent playing.
 
     plot_run(out)                          # <out>/curves.png from metrics.jsonl
+    plot_evaluations(runs, path, title=...)  # evaluations of several runs (e.g. quick.json's)
     write_gif(cfg, q, path, device)        # one evaluation episode as an animated GIF
 
 Atari frames are ALE's RGB screen; CartPole is drawn from its state (pygame is not needed).
@@ -21,32 +22,51 @@ from milestones.dqn.data import EnvInfo, make_env
 
 
 def plot_run(out: Path) -> Path:
-    """curves.png: episode returns (raw) and evaluation means over agent steps."""
+    """curves.png: episode returns (raw) and the evaluations over agent steps."""
+    records = read_metrics(out / "metrics.jsonl")
+    config = records[0].get("config", {})
+    return plot_evaluations(
+        [[r for r in records if r.get("split") == "eval"]], out / "curves.png",
+        title=f"{config.get('env', '')}: {out.name}", target=config.get("target_return"),
+        episodes=[(r["step"], r["ret"]) for r in records if r.get("split") == "episode"])
+
+
+def plot_evaluations(runs: list[list[dict]], path: Path, *, title: str,
+                     target: float | None = None, labels: list[str] | None = None,
+                     episodes: list[tuple[int, float]] | None = None) -> Path:
+    """One panel per run: the mean return of each evaluation, and the band from its worst to its
+    best episode (a band of real returns, never past the task's maximum as mean ± std can go);
+    ``target`` as a dotted line; ``episodes``, the training episodes' returns, as dots."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = read_metrics(out / "metrics.jsonl")
-    episodes = [(r["step"], r["ret"]) for r in records if r.get("split") == "episode"]
-    evals = [(r["step"], r["return_mean"], r["return_std"]) for r in records
-             if r.get("split") == "eval"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    if episodes:
-        xs, ys = zip(*episodes, strict=True)
-        ax.plot(xs, ys, ".", ms=2, alpha=0.35, label="training episodes (exploring)")
-    if evals:
-        xs, m, s = (np.asarray(v) for v in zip(*evals, strict=True))
-        ax.errorbar(xs, m, yerr=s, marker="o", ms=3, capsize=2, label="evaluation mean ± std")
-    ax.set_xlabel("agent steps")
-    ax.set_ylabel("return")
-    ax.set_title(out.name)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs) + 1.2, 3.8), dpi=120,
+                             sharey=True, squeeze=False)
+    for i, (ax, evals) in enumerate(zip(axes[0], runs, strict=True)):
+        if episodes:
+            xs, ys = zip(*episodes, strict=True)
+            ax.plot(xs, ys, ".", ms=2, alpha=0.35, color="0.5", label="training episodes")
+        if evals:
+            xs = [e["step"] for e in evals]
+            ax.fill_between(xs, [e.get("return_min", e["return_mean"]) for e in evals],
+                            [e.get("return_max", e["return_mean"]) for e in evals],
+                            alpha=0.25, lw=0, label="evaluation episodes, worst to best")
+            ax.plot(xs, [e["return_mean"] for e in evals], marker="o", ms=3,
+                    label="evaluation mean")
+        if target is not None:
+            ax.axhline(target, color="0.3", ls=":", lw=1, label=f"target ({target:g})")
+        ax.set_xlabel("agent steps")
+        ax.set_title(labels[i] if labels else "", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("return")
+    axes[0][0].legend(fontsize=8, loc="best")
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    fig.savefig(out / "curves.png")
+    fig.savefig(path)
     plt.close(fig)
-    return out / "curves.png"
+    return path
 
 
 def render(env, info: EnvInfo) -> np.ndarray:

@@ -31,6 +31,7 @@ from milestones.core.plots import plot_curves
 from milestones.core.report import fmt, over_seeds, totals, write_results
 from milestones.core.run import cli
 from milestones.dqn import train as T
+from milestones.dqn.render import plot_evaluations
 
 # (replay, target network), in the paper's column order
 VARIANTS = {"replay+target": (True, True), "replay only": (True, False),
@@ -255,6 +256,18 @@ def plots(cfg: Config, curves: dict, out: Path) -> None:
                     title=f"Replay x target network (ED Table 3): {env}\n"
                           "mean over seeds (thick), each seed (thin), each at its chosen lr",
                     styles=styles)
+
+
+def quick_figures(record: dict, out: Path) -> list[Path]:
+    """quick-curves.png from the recorded quick preset (results/quick.json, written by
+    ``python -m milestones.record quick dqn``): every seed's evaluations, the band from its worst
+    to its best episode, the target return."""
+    config = record["config"]
+    return [plot_evaluations(
+        [run["evaluations"] for run in record["runs"]], out / "quick-curves.png",
+        title=f"DQN quick preset on {config['env']}: greedy evaluations over "
+              f"{config['eval_episodes']} episodes", target=config.get("target_return"),
+        labels=[f"seed {run['seed']}" for run in record["runs"]])]
 
 
 def markdown(cfg: Config, r: dict) -> str:

@@ -73,3 +73,12 @@ def test_choose_lr_by_the_papers_score_then_the_mean_over_training_then_the_smal
     assert R.choose_lr([row(0.5, 300, 90), row(1, 400, 80), row(2, 350, 200)])["lr_factor"] == 1
     assert R.choose_lr([row(0.5, 500, 90), row(1, 500, 250), row(2, 500, 200)])["lr_factor"] == 1
     assert R.choose_lr([row(0.5, 500, 90), row(1, 500, 90), row(2, 10, 9)])["lr_factor"] == 0.5
+
+
+def test_quick_figures_draw_every_seed_from_the_recorded_quick_json(tmp_path):
+    import json
+    from pathlib import Path
+
+    recorded = Path(R.__file__).parent / "results" / "quick.json"
+    paths = R.quick_figures(json.loads(recorded.read_text()), tmp_path)
+    assert paths == [tmp_path / "quick-curves.png"] and paths[0].stat().st_size > 10_000
