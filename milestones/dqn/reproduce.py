@@ -52,7 +52,8 @@ class Config(ReproduceConfig):
     """Reproduce Extended Data Table 3: experience replay x target network."""
 
     preset: str = "cpu"
-    """cpu (about an hour on 2 cores: 40 runs), smoke (seconds, for tests), paper (Breakout, GPU)."""
+    """cpu (40 runs, about an hour on 2 cores), smoke (seconds, for tests), paper (Breakout,
+    GPU)."""
     out: str = "runs/dqn/reproduce"
     device: str = "cpu"
     """Device of every run. cpu (the default) gives each run one thread, which suits the small
