@@ -82,7 +82,7 @@ def render(template: str, sources: dict[str, Path]) -> str:
     names = {name: _namespace(json.loads(path.read_text())) for name, path in sources.items()}
     names.update(pm=pm, pct=pct, round=round, len=len, min=min, max=max, abs=abs, sum=sum,
                  map=map, str=str, ranked=ranked,
-                 claims=claims, vars=vars, sorted=sorted, getattr=getattr, nl="\n")
+                 claims=claims, vars=vars, sorted=sorted, getattr=getattr, zip=zip, nl="\n")
     quoted = template.replace('"""', '\\"\\"\\"')
     # the names are globals, so that comprehensions see them too
     return eval(f'f"""{quoted}"""', {"__builtins__": {}, **names})  # noqa: S307 (our READMEs)
