@@ -131,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     target = PACKAGE / args.milestone / "results"
     target.mkdir(exist_ok=True)
     if args.what == "figures":
-        for path in redraw_figures(args.milestone, target):
+        try:
+            paths = redraw_figures(args.milestone, target)
+        except SystemExit as stop:  # bad input: one message, exit 2
+            print(stop, file=sys.stderr)
+            return 2
+        for path in paths:
             print(f"wrote {path}")
         return 0
     command = " ".join(["python -m milestones.record", *(argv or sys.argv[1:])])
@@ -147,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
                                                     *extra]) + f" (via {command})")
     else:
         source = args.source or Path("runs") / args.milestone / "reproduce"
+        if not (source / "results.json").is_file():
+            print(f"error: no results.json in {source}: run python -m milestones."
+                  f"{args.milestone}.reproduce --out {source} first (or give --from)",
+                  file=sys.stderr)
+            return 2
         record = record_results(args.milestone, source, target)
         if record.get("provenance", {}).get("git_dirty") and not args.allow_dirty:
             print(f"error: {source}/results.json was made from uncommitted code", file=sys.stderr)

@@ -200,25 +200,23 @@ def main(cfg: Config) -> dict:
         print(f"reproduce: {e} {v}: lr {best['lr']:g} (x{best['lr_factor']:g})")
 
     # 2. the other seeds at the chosen rate
-    runs = {(e, v, s): sweep[(e, v, chosen[(e, v)], s)] for e, v in cells for s in tune}
-    more = {(e, v, s): run_config(cfg, e, v, s, chosen[(e, v)]) for e, v in cells for s in rest}
+    more = {(e, v, chosen[(e, v)], s): run_config(cfg, e, v, s, chosen[(e, v)])
+            for e, v in cells for s in rest}
     if more:
         print(f"reproduce: {len(more)} runs of seeds {list(rest)} at the chosen rates")
         todo = prepare(cfg, list(more.values()))
-        done = dict(zip(more, map_runs(_train, todo, jobs, threads), strict=True))
-        summaries.update({(e, v, chosen[(e, v)], s): x for (e, v, s), x in done.items()})
-        runs.update(more)
+        summaries.update(zip(more, map_runs(_train, todo, jobs, threads), strict=True))
+        entries.update({key: run_entry(run, summaries[key]) for key, run in more.items()})
+    runs = {**sweep, **more}
 
     curves: dict = {}
-    for (env, variant, seed), run in runs.items():
-        curves[(env, variant, seed)] = eval_curve(run)
-        entry = results["envs"][env][variant]
-        s = summaries[(env, variant, chosen[(env, variant)], seed)]
-        entry.setdefault("runs", []).append(run_entry(run, s))
-        results["env"] = read_metrics(Path(run.out) / "metrics.jsonl")[0]["env"]
-    for variants in results["envs"].values():
-        for entry in variants.values():
-            entry.update(over_seeds(entry["runs"], SCORES))
+    for e, v in cells:
+        keys = [(e, v, chosen[(e, v)], s) for s in cfg.seeds]
+        entry = results["envs"][e][v]
+        entry["runs"] = [entries[key] for key in keys]
+        entry.update(over_seeds(entry["runs"], SCORES))
+        curves.update({(e, v, key[3]): eval_curve(runs[key]) for key in keys})
+    results["env"] = read_metrics(Path(next(iter(runs.values())).out) / "metrics.jsonl")[0]["env"]
     results["claims"] = claims(results)
     results.update(totals(summaries.values(), t0), jobs=jobs)
     plots(cfg, curves, out)
