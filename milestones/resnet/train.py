@@ -12,7 +12,6 @@ rate at fixed iterations, ResNet-110's warm-up, error on a held-out split, test 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +22,8 @@ from torch import nn
 from milestones.core import runtime
 from milestones.core.checkpoint import load_checkpoint
 from milestones.core.config import ConfigError, require
-from milestones.core.data import data_root, make_loader
+from milestones.core.data import data_root
+from milestones.core.images import TrainData, evaluate, imagenet_data, in_memory_data
 from milestones.core.run import Run, RunConfig, Window, cli, launch
 from milestones.resnet import data as D
 from milestones.resnet.model import CIFAR_MODELS, MODELS, cifar_resnet
@@ -181,83 +181,19 @@ def learning_rate(cfg: Config, step: int, warming: bool) -> float:
     return cfg.lr / 10 ** sum(step >= s for s in cfg.lr_steps)
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, batches, rt: runtime.Runtime) -> dict[str, float]:
-    """Mean cross-entropy and top-1 error over every batch (summed across ranks).
-    10-crop batches (b, 10, C, H, W) average the softmax over the crops (§3.4)."""
-    model.eval()
-    totals = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss, errors, count
-    for x, y in batches:
-        if len(y) == 0:
-            continue
-        x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
-        with rt.autocast():
-            logits = model(x.flatten(0, 1) if x.dim() == 5 else x)
-        logp = logits.float().log_softmax(-1)
-        if x.dim() == 5:  # (b*10, K) -> (b, K): log of the mean probability
-            logp = logp.view(len(y), x.shape[1], -1).exp().mean(1).log()
-        totals += torch.stack([F.nll_loss(logp, y, reduction="sum").double(),
-                               (logp.argmax(1) != y).sum().double(),
-                               torch.tensor(len(y), dtype=torch.float64, device=rt.device)])
-    runtime.all_reduce(totals)
-    model.train()
-    loss, errors, count = totals.tolist()
-    return {"loss": loss / max(count, 1), "error": errors / max(count, 1)}
-
-
-@dataclasses.dataclass
-class TrainData:
-    """What the loop needs from a dataset: this rank's training batches from any point of any
-    epoch, and the evaluation batches."""
-
-    train: Callable[[int, int], Iterable]  # (epoch, first batch) -> (x, y) batches of this rank
-    steps_per_epoch: int
-    val: Callable[[], Iterable] | None  # -> (x, y) batches; None without a validation split
-    test: Callable[[], Iterable] | None
-    meta: dict  # source, classes, in_channels, sizes: for the run's header
-    pixel_mean: torch.Tensor | None  # (C, H, W), subtracted from the inputs (§4.2)
-
-
 def load_data(cfg: Config, rt: runtime.Runtime) -> TrainData:
-    """The dataset of ``cfg`` as :class:`TrainData`. Raises DataUnavailable before anything is
-    written."""
-    b = cfg.batch_size // rt.world_size  # per rank
+    """The dataset of ``cfg`` as :class:`~milestones.core.images.TrainData`. Raises
+    DataUnavailable before anything is written."""
     if cfg.dataset == "imagenet":
         folder = cfg.data_dir or data_root(cfg.data_root) / "imagenet"
-        train_set, val_set = D.imagenet_datasets(folder, cfg.ten_crop)
-
-        def loader(dataset, shuffle: bool, epoch: int = 0, start: int = 0):
-            return make_loader(dataset, b, shuffle=shuffle, epoch=epoch, skip_batches=start,
-                               drop_last=shuffle, seed=cfg.seed, workers=cfg.workers,
-                               rank=rt.rank, world_size=rt.world_size,
-                               pin_memory=rt.device.type == "cuda")
-
-        meta = {"source": str(Path(train_set.root).parent), "classes": len(train_set.classes),
-                "in_channels": 3, "train_images": len(train_set), "val_images": len(val_set)}
-        return TrainData(train=lambda epoch, start: loader(train_set, True, epoch, start),
-                         steps_per_epoch=len(train_set) // rt.world_size // b,  # drop_last
-                         val=lambda: loader(val_set, False), test=None, meta=meta,
-                         pixel_mean=None)
-
+        return imagenet_data(folder, (D.imagenet_transforms(True),
+                                      D.imagenet_transforms(False, cfg.ten_crop)),
+                             batch_size=cfg.batch_size, seed=cfg.seed, workers=cfg.workers, rt=rt)
     data = D.load_in_memory(cfg.dataset, data_dir=cfg.data_dir, root=cfg.data_root,
                             download=cfg.download, val_size=cfg.val_size,
                             train_size=cfg.train_size, test_size=cfg.test_size)
-    mean = D.pixel_mean(data.train)  # §4.2: "the per-pixel mean subtracted"
-
-    def batches(split: D.Split, train: bool) -> D.Batches:
-        return D.Batches(split, cfg.batch_size, mean=mean, device=rt.device, shuffle=train,
-                         augment=train, drop_last=train, seed=cfg.seed, rank=rt.rank,
-                         world_size=rt.world_size)
-
-    train = batches(data.train, True)
-    val = batches(data.val, False) if data.val else None
-    test = batches(data.test, False)
-    meta = {"source": data.source, "classes": len(data.classes), "in_channels": data.in_channels,
-            "train_images": len(data.train), "val_images": len(data.val) if data.val else 0,
-            "test_images": len(data.test)}
-    return TrainData(train=train.epoch, steps_per_epoch=len(train),
-                     val=(lambda: val.epoch(0)) if val else None, test=lambda: test.epoch(0),
-                     meta=meta, pixel_mean=mean)
+    # §4.2: pad-crop-flip augmentation, "the per-pixel mean subtracted"
+    return in_memory_data(data, batch_size=cfg.batch_size, seed=cfg.seed, augment=True, rt=rt)
 
 
 @dataclasses.dataclass
