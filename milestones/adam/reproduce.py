@@ -36,10 +36,10 @@ import torch
 
 from milestones.adam import playground
 from milestones.adam import train as T
-from milestones.core.config import EXIT_PREEMPTED, require
+from milestones.core.config import require
 from milestones.core.data import DataUnavailable, MissingPackage
-from milestones.core.jobs import ReproduceConfig, finished_summary, map_runs, prepare
-from milestones.core.metrics import NonFiniteLoss, environment, read_metrics
+from milestones.core.jobs import ReproduceConfig, map_runs, prepare, train_or_reuse
+from milestones.core.metrics import environment, read_metrics
 from milestones.core.plots import plot_curves
 from milestones.core.report import fmt, mean_std, write_results
 from milestones.core.run import cli
@@ -155,21 +155,8 @@ PRESETS = {"cpu": cpu, "smoke": smoke, "paper": paper}
 def _train(run: T.Config, threads: int) -> dict:
     """train.main, unless the run finished before; a diverged run is a summary too."""
     torch.set_num_threads(threads)
-    summary = None if run.overwrite else finished_summary(run.out, lambda s: s.get("diverged")
-                                                          or (s["step"] == s["steps"]
-                                                              and s["stopped"] is None))
-    if summary is not None:
-        return summary
-    summary_path = Path(run.out) / "summary.json"
-    try:
-        summary = T.main(run)
-    except NonFiniteLoss as e:
-        summary = {"diverged": str(e), "step": None, "steps": None, "stopped": "diverged"}
-        Path(run.out).mkdir(parents=True, exist_ok=True)
-        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
-    if summary["stopped"] in ("SIGTERM", "SIGINT"):  # preempted: stop here, resume next time
-        raise SystemExit(EXIT_PREEMPTED)
-    return summary
+    return train_or_reuse(T.main, run, lambda s: s["step"] == s["steps"]
+                          and s["stopped"] is None, divergence=True)
 
 
 def run_all(cfg: Config, runs: list[T.Config]) -> list[dict]:

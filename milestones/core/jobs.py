@@ -157,14 +157,29 @@ def finished_summary(out: str | Path, done: Callable[[dict], bool]) -> dict | No
     return summary if done(summary) else None
 
 
-def train_or_reuse(main: Callable[[Any], dict], run: Any, done: Callable[[dict], bool]) -> dict:
+def train_or_reuse(main: Callable[[Any], dict], run: Any, done: Callable[[dict], bool], *,
+                   divergence: bool = False) -> dict:
     """The summary of ``run`` if it finished before (``done``), else ``main(run)``'s. A run that a
-    signal stopped ends the whole reproduction (EXIT_PREEMPTED): rerunning resumes it."""
-    from milestones.core.config import EXIT_PREEMPTED
+    signal stopped ends the whole reproduction (EXIT_PREEMPTED): rerunning resumes it.
 
-    summary = None if run.overwrite else finished_summary(run.out, done)  # --retrain-stale
+    ``divergence``: a run whose loss became NaN or inf is a result, not an error (a learning rate
+    too large for the net, say): its summary is ``{"diverged": <the message>, ...}``, written to
+    its summary.json, and reused as a finished run."""
+    from milestones.core.config import EXIT_PREEMPTED
+    from milestones.core.metrics import NonFiniteLoss
+
+    finished = (lambda s: s.get("diverged") or done(s)) if divergence else done
+    summary = None if run.overwrite else finished_summary(run.out, finished)  # --retrain-stale
     if summary is None:
-        summary = main(run)
+        try:
+            summary = main(run)
+        except NonFiniteLoss as e:
+            if not divergence:
+                raise
+            summary = {"diverged": str(e), "step": None, "steps": None, "stopped": "diverged",
+                       "train_time_s": 0.0}
+            Path(run.out).mkdir(parents=True, exist_ok=True)
+            (Path(run.out) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         if summary["stopped"] in ("SIGTERM", "SIGINT"):
             print(f"stopped ({summary['stopped']}) in {run.out}: rerun the same command to "
                   "continue (finished runs are reused, this one resumes)", file=sys.stderr)
