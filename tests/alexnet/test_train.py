@@ -13,7 +13,7 @@ from milestones.core.checkpoint import load_checkpoint
 from milestones.core.config import ConfigError
 from milestones.core.images import load_in_memory, rgb_pca
 from milestones.core.metrics import read_metrics
-from tests.conftest import make_image_folder
+from tests.conftest import make_image_folder, run_cli
 
 
 def smoke(tmp_path, name="run", **overrides) -> T.Config:
@@ -135,3 +135,11 @@ def test_bad_values_name_the_field(field, value, message):
     with pytest.raises(ConfigError, match=field) as e:
         T.Config(**{**base, field: value})
     assert message in str(e.value)
+
+
+def test_an_unknown_model_on_the_command_line_exits_2_naming_the_choices(tmp_path):
+    res = run_cli("-m", "milestones.alexnet.train", "--preset", "smoke", "--model", "vgg16",
+                  "--out", str(tmp_path / "run"))
+    assert res.returncode == 2
+    assert "vgg16" in res.stderr and "--model" in res.stderr and "alexnet2012" in res.stderr
+    assert not (tmp_path / "run").exists()
