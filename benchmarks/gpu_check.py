@@ -204,6 +204,23 @@ def _resnet(preset: str, size: int, dry_size: int, classes: int):
     return setup
 
 
+def _alexnet(device: torch.device, dry: bool, batch: int) -> Setup:
+    from milestones.alexnet import train as T
+
+    cfg = T.paper()
+    model = T.build_model(cfg, 1000, 3, 224).to(device)  # alexnet2012, the paper's dropout
+    s = 96 if dry else 224  # the smallest inputs its three poolings leave a map of
+    x = torch.randn(batch, 3, s, s, device=device)
+    y = torch.randint(0, 1000, (batch,), device=device)
+
+    def optimizer(m: nn.Module, fused: bool) -> torch.optim.Optimizer:
+        return torch.optim.SGD(m.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay, **({"fused": True} if fused
+                                                                 else {}))
+
+    return Setup(model, lambda net: F.cross_entropy(net(x).float(), y), optimizer, batch)
+
+
 def _adam_cnn(device: torch.device, dry: bool, batch: int) -> Setup:
     from milestones.adam import train as T
 
@@ -295,13 +312,13 @@ def _transformer(length: int):
     return setup
 
 
-def _sgd_benches() -> tuple[OptimizerBench, ...]:
+def _sgd_benches(name: str, build: Callable[[], nn.Module], dry_build: Callable[[], nn.Module],
+                 weight_decay: float) -> tuple[OptimizerBench, ...]:
     from milestones.adam import SGD
-    from milestones.resnet import resnet20, resnet50
 
-    kw = {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4}
+    kw = {"lr": 0.1, "momentum": 0.9, "weight_decay": weight_decay}
     return (OptimizerBench(
-        "sgd-momentum-resnet50", lambda dry: _meta_shapes(resnet20 if dry else resnet50),
+        name, lambda dry: _meta_shapes(dry_build if dry else build),
         {"torch.optim.SGD foreach (train.py)": lambda ps: torch.optim.SGD(ps, **kw),
          "torch.optim.SGD fused": lambda ps: torch.optim.SGD(ps, **kw, fused=True),
          "milestones.adam.SGD foreach": lambda ps: SGD(ps, **kw)}),)
@@ -359,9 +376,17 @@ def specs() -> dict[str, Spec]:
     The seconds are guesses for an H100 (nothing has been measured on one yet): the budget
     skips an item when fewer seconds than its guess are left."""
     from milestones.adam.model import ConvNet
+    from milestones.alexnet import alexnet2012, convnet4_tiny
+    from milestones.resnet import resnet20, resnet50
     from milestones.transformer import transformer_base, transformer_tiny
 
     return {
+        "alexnet": Spec(
+            workloads=(Workload("alexnet2012-imagenet", "128 images 3x224x224 (§5), two towers, "
+                                "LRN, dropout", "images", _alexnet, 128, 2, reps=20, est_s=8,
+                                compile_est_s=60, compile_rank=4, fused="SGD"),),
+            optimizers=_sgd_benches("sgd-momentum-alexnet2012", alexnet2012, convnet4_tiny,
+                                    5e-4)),
         "resnet": Spec(
             workloads=(
                 Workload("resnet20-cifar", "128 CIFAR images 3x32x32 (§4.2)", "images",
@@ -370,7 +395,7 @@ def specs() -> dict[str, Spec]:
                 Workload("resnet50-imagenet", "256 images 3x224x224 (§3.4), channels_last",
                          "images", _resnet("imagenet", 224, 32, 1000), 256, 2, reps=15,
                          est_s=15, compile_est_s=100, compile_rank=2, fused="SGD")),
-            optimizers=_sgd_benches(),
+            optimizers=_sgd_benches("sgd-momentum-resnet50", resnet50, resnet20, 1e-4),
             smoke_dry={"train_size": 256, "val_size": 64, "test_size": 64, "steps": 4,
                        "lr_steps": (3,), "log_every": 2, "eval_every": 2, "ckpt_every": 2}),
         "adam": Spec(
