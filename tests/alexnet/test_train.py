@@ -143,3 +143,30 @@ def test_an_unknown_model_on_the_command_line_exits_2_naming_the_choices(tmp_pat
     assert res.returncode == 2
     assert "vgg16" in res.stderr and "--model" in res.stderr and "alexnet2012" in res.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_two_process_ddp_equals_one_process(tmp_path):
+    """torchrun with 2 gloo processes, each half of every batch: with dropout and the colour noise
+    off (their draws differ per rank by design), the same losses as one process."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    args = ["--preset", "smoke", "--dropout", "0", "--lighting", "0"]
+    one = T.main(smoke(tmp_path, "one", dropout=0.0, lighting=0.0))
+    res = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "milestones.alexnet.train", *args, "--out", str(tmp_path / "ddp")],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    header, *records = read_metrics(tmp_path / "ddp" / "metrics.jsonl")
+    assert header["world_size"] == 2
+
+    def losses(name):
+        return [r["loss"] for r in read_metrics(tmp_path / name / "metrics.jsonl")[1:]
+                if r["split"] == "train"]
+
+    assert losses("ddp") == pytest.approx(losses("one"), rel=1e-4)
+    ddp = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert ddp["final_test_error"] == pytest.approx(one["final_test_error"], abs=1 / 256)
