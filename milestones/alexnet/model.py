@@ -238,13 +238,14 @@ class ConvNet4(nn.Module):
         - fc (hidden) - act - [dropout] - fc (classes)
 
     Both poolings halve the maps (overlapping: 3x3 stride 2 padded by 1; else 2x2 stride 2), so
-    the two variants have the same sizes, as in §3.4's comparison.
+    the two variants have the same sizes, as in §3.4's comparison. Weights start as PyTorch's
+    defaults, or, with ``init_std``, from N(0, init_std^2) as §5 initialises AlexNet.
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, width: int = 64,
                  hidden: int = 384, act: Activation = "relu", lrn: bool = True,
                  pool: Pool = "overlapping", dropout: float = 0.0, scaling: Scaling = "inverted",
-                 image_size: int = 32):
+                 image_size: int = 32, init_std: float | None = None):
         super().__init__()
         norm = (lambda: LocalResponseNorm(n=5, alpha=1e-4, beta=0.75, k=2.0)) if lrn else (
             nn.Identity)
@@ -257,6 +258,11 @@ class ConvNet4(nn.Module):
         self.classifier = nn.Sequential(
             nn.Linear(width * side * side, hidden), activation(act), Dropout(dropout, scaling),
             nn.Linear(hidden, num_classes))
+        if init_std is not None:  # §5's kind: weights N(0, init_std^2), biases 0
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d | nn.Linear):
+                    nn.init.normal_(m.weight, 0.0, init_std)
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, K)
         return self.classifier(torch.flatten(self.features(x), 1))

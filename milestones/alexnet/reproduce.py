@@ -90,6 +90,8 @@ class Config(ReproduceConfig):
     """fig1: training images (CIFAR-10 has 50k)."""
     fig1_lrs: tuple[float, ...] = (0.01, 0.03, 0.1)
     """fig1: the learning-rate grid each nonlinearity is tuned over (on the first seed)."""
+    fig1_init_std: float | None = None
+    """fig1: start both nets from N(0, std^2) weights (§5: 0.01) instead of PyTorch's default."""
     fig1_max_epochs: int = 30
     """fig1: a run that has not reached 25% training error by then is censored (> max)."""
     dropout_sizes: tuple[int, ...] = (1000, 5000, 20_000, 50_000)
@@ -128,6 +130,8 @@ class Config(ReproduceConfig):
             require(len(values) > 0 and all(v > 0 for v in values) if field != "ablation_seeds"
                     else len(values) > 0, self, field, "give at least one (positive) value")
         require(self.test_size is None or self.test_size > 0, self, "test_size", "must be > 0")
+        require(self.fig1_init_std is None or self.fig1_init_std > 0, self, "fig1_init_std",
+                "must be > 0")
 
 
 def cpu() -> Config:
@@ -185,6 +189,7 @@ def fig1_run(cfg: Config, dataset: str, act: str, lr: float, seed: int) -> T.Con
     epoch = (cfg.fig1_train_size - cfg.val_size) // cfg.batch_size
     return base_run(cfg, dataset, f"fig1/{act}-lr{lr:g}-s{seed}", seed, model="convnet4",
                     width=cfg.width, hidden=(cfg.hidden,), act=act, lrn=False, dropout=0.0,
+                    init_std=cfg.fig1_init_std,
                     augment=False, lighting=0.0, weight_decay=0.0, lr=lr, schedule="constant",
                     train_size=cfg.fig1_train_size, steps=epoch * cfg.fig1_max_epochs,
                     log_every=epoch, eval_every=epoch * cfg.fig1_max_epochs,
@@ -514,7 +519,9 @@ def markdown(cfg: Config, r: dict) -> str:
     if "fig1" in r:
         f = r["fig1"]
         lines += ["## Fig. 1: ReLU vs tanh", "",
-                  f"convnet4 (width {cfg.width}, {cfg.hidden} hidden units), {r['dataset']}, "
+                  f"convnet4 (width {cfg.width}, {cfg.hidden} hidden units; weights "
+                  + (f"N(0, {cfg.fig1_init_std:g}²)" if cfg.fig1_init_std else
+                     "PyTorch's default initialisation") + f"), {r['dataset']}, "
                   f"{cfg.fig1_train_size - cfg.val_size} training images, batch "
                   f"{cfg.batch_size}, SGD momentum 0.9, constant lr, no weight decay, dropout, "
                   f"LRN or augmentation. Learning rate grid {list(cfg.fig1_lrs)}, tuned on seed "

@@ -87,6 +87,9 @@ class Config(RunConfig):
     hidden: tuple[int, ...] | None = None
     """convnet4: units of its hidden layer (one value; default 384); dropout_mlp: its hidden
     layers (default 1024 1024 2048, Srivastava et al.)."""
+    init_std: float | None = None
+    """convnet4: weights from N(0, init_std^2), biases 0 (§5: 0.01), instead of PyTorch's default
+    initialisation (alexnet2012 always starts as §5 says)."""
     augment: bool = True
     """Random crops and horizontal reflections (§4.1); in-memory images: pad 4 and crop."""
     lighting: float = 0.1
@@ -147,6 +150,8 @@ class Config(RunConfig):
         switched = self.act != "relu" or not self.lrn or self.pool != "overlapping"
         require(not switched or self.model in SWITCHED, self, "act",
                 f"--act, --no-lrn and --pool apply to {', '.join(SWITCHED)}")
+        require(self.init_std is None or (self.init_std > 0 and self.model == "convnet4"), self,
+                "init_std", "must be > 0, and applies to convnet4 only")
         require(self.width is None or (self.width > 0 and self.model == "convnet4"), self,
                 "width", "must be > 0, and applies to convnet4 only")
         hidden_ok = self.hidden is None or (all(h > 0 for h in self.hidden) and (
@@ -214,7 +219,7 @@ def build_model(cfg: Config, num_classes: int, in_channels: int, image_size: int
                     width=cfg.width or (8 if tiny else 64),
                     hidden=(cfg.hidden or (32 if tiny else 384,))[0], act=cfg.act, lrn=cfg.lrn,
                     pool=cfg.pool, dropout=(0.5 if tiny else 0.0) if p is None else p,
-                    scaling=cfg.dropout_scaling, image_size=image_size)
+                    scaling=cfg.dropout_scaling, image_size=image_size, init_std=cfg.init_std)
 
 
 def load_trained(run_dir: str | Path, which: str = "last") -> tuple[nn.Module, torch.Tensor | None]:

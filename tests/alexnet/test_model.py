@@ -188,3 +188,13 @@ def test_dropout_mlp_drops_inputs_at_0_2_and_hidden_units_at_0_5():
     model = dropout_mlp(hidden=(8, 8))
     ps = [m.p for m in model.modules() if isinstance(m, Dropout)]
     assert ps == [0.2, 0.5, 0.5]
+
+
+def test_convnet4_can_start_from_section_5s_gaussian():
+    torch.manual_seed(0)
+    model = convnet4(init_std=0.01)
+    fc = model.classifier[0]
+    assert fc.weight.std().item() == pytest.approx(0.01, rel=0.01)
+    assert all(float(m.bias.abs().max()) == 0 for m in model.modules()
+               if isinstance(m, nn.Conv2d | nn.Linear))
+    assert convnet4().features[0].weight.std().item() > 0.05  # PyTorch's default: 1/sqrt(3 * 75)
