@@ -33,11 +33,12 @@ from milestones.core.images import (
     Lighting,
     StackCrops,
     TrainData,
-    evaluate,
+    final_evaluation,
     imagenet_data,
     in_memory_data,
     load_in_memory,
     rgb_pca,
+    validate,
 )
 from milestones.core.run import Run, RunConfig, Window, cli, launch
 
@@ -388,13 +389,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
         compiled = runtime.maybe_compile(model, cfg.compile)
         net = runtime.wrap_ddp(compiled, rt)  # evaluation uses `compiled`: each rank its shard
 
-        def validate() -> dict:
-            with run.paused():
-                metrics = evaluate(compiled, data.val(), rt)
-            run.log("val", **metrics)
-            run.keep_best("val_error", metrics["error"])  # best.pt follows the validation error
-            return metrics
-
         logged = run.train_time  # for the throughput of each log window
         net.train()
         while not run.should_stop() and progress.target_reached_at is None:
@@ -434,7 +428,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                                   f"{cfg.target_error}: target reached")
                         break
                 if run.step % cfg.eval_every == 0 and run.step < cfg.steps and data.val:
-                    metrics = validate()
+                    metrics = validate(run, compiled, data, rt)  # best.pt follows it
                     if cfg.schedule == "plateau" and plateau(cfg, progress, metrics["error"]):
                         run.print(f"step {run.step}: validation error stopped improving: lr "
                                   f"{progress.lr:g} (decay {progress.decays})")
@@ -449,21 +443,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                    "images_per_s": round(run.step * cfg.batch_size / run.train_time, 1)
                    if run.train_time else None}
         if not run.interrupted:  # a preempted run saves and leaves at once
-            if data.val is not None:
-                summary["final_val_error"] = validate()["error"]
-                summary.update(best_val_error=run.best["value"], best_step=run.best["step"])
-            if cfg.eval_train and data.train_eval is not None:
-                with run.paused():
-                    fit = evaluate(compiled, data.train_eval(), rt)
-                run.log("train_eval", **fit)
-                summary["final_train_error"], summary["final_train_loss"] = (fit["error"],
-                                                                             fit["loss"])
-            if data.test is not None:
-                with run.paused():
-                    test = evaluate(compiled, data.test(), rt)
-                run.log("test", **test)
-                summary["final_test_error"], summary["final_test_loss"] = (test["error"],
-                                                                           test["loss"])
+            summary.update(final_evaluation(run, compiled, data, rt, train_eval=cfg.eval_train))
         return run.finish(summary)
 
 

@@ -278,3 +278,34 @@ def evaluate(model: nn.Module, batches, rt: runtime.Runtime) -> dict[str, float]
     model.train()
     loss, errors, count = totals.tolist()
     return {"loss": loss / max(count, 1), "error": errors / max(count, 1)}
+
+
+def validate(run, model: nn.Module, data: TrainData, rt: runtime.Runtime) -> dict[str, float]:
+    """Evaluate on the validation split (not counted as training time), log it, and keep best.pt
+    on the validation error. ``run``: the :class:`~milestones.core.run.Run`."""
+    with run.paused():
+        metrics = evaluate(model, data.val(), rt)
+    run.log("val", **metrics)
+    run.keep_best("val_error", metrics["error"])
+    return metrics
+
+
+def final_evaluation(run, model: nn.Module, data: TrainData, rt: runtime.Runtime,
+                     train_eval: bool = False) -> dict:
+    """The end of a classification run: the validation error (and the best one, with its step),
+    with ``train_eval`` the error on the un-augmented training images, and the test error; each
+    logged, returned as the summary's ``final_*`` entries."""
+    out: dict = {}
+    if data.val is not None:
+        out["final_val_error"] = validate(run, model, data, rt)["error"]
+        out.update(best_val_error=run.best["value"], best_step=run.best["step"])
+    for split, batches in (("train_eval", data.train_eval if train_eval else None),
+                           ("test", data.test)):
+        if batches is None:
+            continue
+        with run.paused():
+            metrics = evaluate(model, batches(), rt)
+        run.log(split, **metrics)
+        name = "train" if split == "train_eval" else split
+        out[f"final_{name}_error"], out[f"final_{name}_loss"] = metrics["error"], metrics["loss"]
+    return out

@@ -23,7 +23,13 @@ from milestones.core import runtime
 from milestones.core.checkpoint import load_checkpoint
 from milestones.core.config import ConfigError, require
 from milestones.core.data import data_root
-from milestones.core.images import TrainData, evaluate, imagenet_data, in_memory_data
+from milestones.core.images import (
+    TrainData,
+    final_evaluation,
+    imagenet_data,
+    in_memory_data,
+    validate,
+)
 from milestones.core.run import Run, RunConfig, Window, cli, launch
 from milestones.resnet import data as D
 from milestones.resnet.model import CIFAR_MODELS, MODELS, cifar_resnet
@@ -238,13 +244,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
         compiled = runtime.maybe_compile(model, cfg.compile)
         net = runtime.wrap_ddp(compiled, rt)  # evaluation uses `compiled`: each rank its shard
 
-        def validate() -> dict:
-            with run.paused():
-                metrics = evaluate(compiled, data.val(), rt)
-            run.log("val", **metrics)
-            run.keep_best("val_error", metrics["error"])  # best.pt follows the validation error
-            return metrics
-
         logged = run.train_time  # for the throughput of each log window
         net.train()
         while not run.should_stop():
@@ -282,7 +281,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                         run.print(f"step {run.step}: training error {error:.3f} < "
                                   f"{cfg.warmup_until_error}: warm-up over, lr {cfg.lr}")
                 if run.step % cfg.eval_every == 0 and run.step < cfg.steps and data.val:
-                    validate()
+                    validate(run, compiled, data, rt)  # best.pt follows it
                 if run.step % cfg.ckpt_every == 0:
                     run.save()
                 if run.should_stop():
@@ -293,15 +292,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                    "images_per_s": round(run.step * cfg.batch_size / run.train_time, 1)
                    if run.train_time else None}
         if not run.interrupted:  # a preempted run saves and leaves at once
-            if data.val is not None:
-                summary["final_val_error"] = validate()["error"]
-                summary.update(best_val_error=run.best["value"], best_step=run.best["step"])
-            if data.test is not None:
-                with run.paused():
-                    test = evaluate(compiled, data.test(), rt)
-                run.log("test", **test)
-                summary["final_test_error"], summary["final_test_loss"] = (test["error"],
-                                                                           test["loss"])
+            summary.update(final_evaluation(run, compiled, data, rt))
         return run.finish(summary)
 
 
