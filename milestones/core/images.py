@@ -249,11 +249,20 @@ def in_memory_data(data: InMemoryData, *, batch_size: int, seed: int, augment: b
     test = batches(data.test, False)
     meta = {"source": data.source, "classes": len(data.classes), "in_channels": data.in_channels,
             "train_images": len(data.train), "val_images": len(data.val) if data.val else 0,
-            "test_images": len(data.test)}
+            "test_images": len(data.test),
+            # the baseline a net must beat: always the training set's most frequent class
+            "majority_class_test_error": majority_class_error(data.train, data.test)}
     train_eval = batches(data.train, False)
     return TrainData(train=train.epoch, steps_per_epoch=len(train),
                      val=(lambda: val.epoch(0)) if val else None, test=lambda: test.epoch(0),
                      meta=meta, pixel_mean=mean, train_eval=lambda: train_eval.epoch(0))
+
+
+def majority_class_error(train: Split, test: Split) -> float:
+    """The test error of a guess that ignores the image: the training set's most frequent
+    class, every time."""
+    majority = torch.bincount(train.y).argmax()
+    return (test.y != majority).float().mean().item()
 
 
 @torch.no_grad()
