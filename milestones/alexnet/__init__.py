@@ -24,10 +24,11 @@ from milestones.alexnet.model import (
     dropout_mlp,
     lenet5,
     local_response_norm,
+    lrn_alpha_for,
 )
 
 __all__ = [
     "MODELS", "AlexNet", "ConvNet4", "Dropout", "DropoutMLP", "LeNet5", "LocalResponseNorm",
     "alexnet", "alexnet2012", "convnet4", "convnet4_tiny", "dropout_mlp", "lenet5",
-    "local_response_norm",
+    "local_response_norm", "lrn_alpha_for",
 ]

@@ -54,6 +54,17 @@ def local_response_norm(a: torch.Tensor, n: int = 5, alpha: float = 1e-4, beta: 
     return a / (k + alpha * window).pow(beta)
 
 
+def lrn_alpha_for(pixel_unit: float, alpha: float = 1e-4) -> float:
+    """§3.3's alpha (1e-4, set for the paper's inputs: pixel values 0-255 less the mean image)
+    for inputs in other units, one input unit being ``pixel_unit`` of the paper's (255 for
+    pixels / 255). Activities then come out ``pixel_unit`` times smaller, a' = a / u, and
+    a' / (k + alpha u^2 sum (a'^j)^2)^beta = (a / (k + alpha sum (a^j)^2)^beta) / u:
+    the same normalisation, divided by u as the input was. With the paper's alpha on [0, 1]
+    inputs, alpha sum a^2 is tiny beside k and the layer only divides by the constant k^beta."""
+    # DEVIATION(D7): alpha u^2 instead of the paper's alpha, since our inputs are not 0-255
+    return alpha * pixel_unit**2
+
+
 class LocalResponseNorm(nn.Module):
     """§3.3: "brightness normalization" across ``n`` adjacent kernel maps at the same position.
 
@@ -127,11 +138,14 @@ class AlexNet(nn.Module):
         lrn: 2012 only: response normalisation after layers 1 and 2 (§3.3).
         pool: 2012 only: overlapping (3x3, stride 2, §3.4) or non-overlapping (2x2, stride 2).
         act: 2012 only: relu (§3.1) or tanh.
+        lrn_alpha: LRN's alpha: the paper's 1e-4 for inputs in its units (0-255 pixels); for
+            other units see :func:`lrn_alpha_for`.
     """
 
     def __init__(self, variant: Literal["2012", "owt"] = "2012", num_classes: int = 1000,
                  dropout: float = 0.5, scaling: Scaling = "inverted", lrn: bool = True,
-                 pool: Pool = "overlapping", act: Activation = "relu", in_channels: int = 3):
+                 pool: Pool = "overlapping", act: Activation = "relu", in_channels: int = 3,
+                 lrn_alpha: float = 1e-4):
         super().__init__()
         self.variant = variant
         # DEVIATION(D1): conv1 pads by 2, so a 224x224 crop gives 55x55 maps (the paper's sizes
@@ -154,7 +168,8 @@ class AlexNet(nn.Module):
             return
 
         def norm() -> nn.Module:
-            return LocalResponseNorm(n=5, alpha=1e-4, beta=0.75, k=2.0) if lrn else nn.Identity()
+            return (LocalResponseNorm(n=5, alpha=lrn_alpha, beta=0.75, k=2.0) if lrn
+                    else nn.Identity())
 
         # §3.5: layer 1 sees the whole image on both GPUs (48 + 48 kernels of 11x11x3); layers 2,
         # 4 and 5 see only the maps of their own GPU (groups=2); layer 3 sees both.
@@ -239,15 +254,17 @@ class ConvNet4(nn.Module):
 
     Both poolings halve the maps (overlapping: 3x3 stride 2 padded by 1; else 2x2 stride 2), so
     the two variants have the same sizes, as in §3.4's comparison. Weights start as PyTorch's
-    defaults, or, with ``init_std``, from N(0, init_std^2) as §5 initialises AlexNet.
+    defaults, or, with ``init_std``, from N(0, init_std^2) as §5 initialises AlexNet. LRN's alpha
+    is the paper's (1e-4, for 0-255 pixels) unless ``lrn_alpha`` says otherwise
+    (:func:`lrn_alpha_for`).
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, width: int = 64,
                  hidden: int = 384, act: Activation = "relu", lrn: bool = True,
                  pool: Pool = "overlapping", dropout: float = 0.0, scaling: Scaling = "inverted",
-                 image_size: int = 32, init_std: float | None = None):
+                 image_size: int = 32, init_std: float | None = None, lrn_alpha: float = 1e-4):
         super().__init__()
-        norm = (lambda: LocalResponseNorm(n=5, alpha=1e-4, beta=0.75, k=2.0)) if lrn else (
+        norm = (lambda: LocalResponseNorm(n=5, alpha=lrn_alpha, beta=0.75, k=2.0)) if lrn else (
             nn.Identity)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, width, 5, padding=2), activation(act), pooling(pool, 1),

@@ -110,6 +110,9 @@ class Config(ReproduceConfig):
     """lrn_pool: iterations per run (lr /10 at 50% and 75%)."""
     ablation_lr: float = 0.03
     """lrn_pool: initial learning rate."""
+    ablation_lrn_alpha: float | None = None
+    """lrn_pool: LRN's alpha; default the paper's carried over to our inputs (D7: 1e-4 x 255^2);
+    1e-4 is the paper's number on [0, 1] inputs, where the layer only divides by k^beta."""
     val_size: int = 1000
     """Held-out training images of every run (its validation error)."""
     test_size: int | None = None
@@ -132,6 +135,8 @@ class Config(ReproduceConfig):
         require(self.test_size is None or self.test_size > 0, self, "test_size", "must be > 0")
         require(self.fig1_init_std is None or self.fig1_init_std > 0, self, "fig1_init_std",
                 "must be > 0")
+        require(self.ablation_lrn_alpha is None or self.ablation_lrn_alpha > 0, self,
+                "ablation_lrn_alpha", "must be > 0")
 
 
 def cpu() -> Config:
@@ -210,7 +215,9 @@ def dropout_run(cfg: Config, dataset: str, size: int, dropout: bool, seed: int) 
 def ablation_run(cfg: Config, dataset: str, variant: str, seed: int) -> T.Config:
     s = cfg.ablation_steps
     name = variant.replace("+", "-").replace(" ", "-").lower()
+    lrn = ABLATIONS[variant].get("lrn", True)
     return base_run(cfg, dataset, f"lrn_pool/{name}-s{seed}", seed, model="convnet4",
+                    lrn_alpha=cfg.ablation_lrn_alpha if lrn else None,
                     width=cfg.width, hidden=(cfg.hidden,), dropout=0.0, lighting=0.0,
                     lr=cfg.ablation_lr, schedule="steps", lr_steps=(s // 2, s * 3 // 4),
                     train_size=cfg.ablation_train_size, steps=s, log_every=max(1, s // 30),
@@ -568,7 +575,10 @@ def markdown(cfg: Config, r: dict) -> str:
                   f"convnet4 (width {cfg.width}, {cfg.hidden} hidden), {r['dataset']}, "
                   f"{cfg.ablation_train_size - cfg.val_size} training images, "
                   f"{cfg.ablation_steps} iterations (lr {cfg.ablation_lr:g} /10 at 50% and "
-                  f"75%), weight decay 5e-4, pad-crop-flip; seeds {list(cfg.ablation_seeds)}.",
+                  f"75%), weight decay 5e-4, pad-crop-flip; seeds {list(cfg.ablation_seeds)}; "
+                  "LRN's alpha " + (f"{cfg.ablation_lrn_alpha:g}" if cfg.ablation_lrn_alpha
+                                    else "1e-4 x 255^2 (the paper's, for our pixels / 255: D7)")
+                  + ".",
                   "", "| variant | test error (%) | training error (%) |", "|---|---|---|"]
         for name, e in lp["variants"].items():
             lines.append(f"| {name} | {_f(e['test_error'])} | {_f(e['train_error'])} |")

@@ -21,7 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from milestones.alexnet.model import MODELS, AlexNet, ConvNet4, DropoutMLP, LeNet5
+from milestones.alexnet.model import (
+    MODELS,
+    AlexNet,
+    ConvNet4,
+    DropoutMLP,
+    LeNet5,
+    lrn_alpha_for,
+)
 from milestones.core import runtime
 from milestones.core.checkpoint import load_checkpoint
 from milestones.core.config import ConfigError, require
@@ -73,6 +80,10 @@ class Config(RunConfig):
     """alexnet2012, convnet4: the nonlinearity, ReLU (§3.1) or tanh (Fig. 1's dashed line)."""
     lrn: bool = True
     """alexnet2012, convnet4: local response normalisation after layers 1 and 2 (§3.3)."""
+    lrn_alpha: float | None = None
+    """alexnet2012, convnet4: LRN's alpha. Default: the paper's 1e-4 (set for 0-255 pixels)
+    carried over to our inputs, x 255^2 for in-memory images (pixels / 255) and x (255 x 0.226)^2
+    for ImageNet's per-channel standardised ones (D7); 1e-4 gives the paper's number unchanged."""
     pool: Literal["overlapping", "non-overlapping"] = "overlapping"
     """alexnet2012, convnet4: max-pooling 3x3 stride 2 (§3.4) or 2x2 stride 2."""
     dropout: float | None = None
@@ -151,6 +162,9 @@ class Config(RunConfig):
         switched = self.act != "relu" or not self.lrn or self.pool != "overlapping"
         require(not switched or self.model in SWITCHED, self, "act",
                 f"--act, --no-lrn and --pool apply to {', '.join(SWITCHED)}")
+        require(self.lrn_alpha is None or (self.lrn_alpha > 0 and self.lrn
+                                            and self.model in SWITCHED), self, "lrn_alpha",
+                f"must be > 0, and applies to {', '.join(SWITCHED)} with LRN on")
         require(self.init_std is None or (self.init_std > 0 and self.model == "convnet4"), self,
                 "init_std", "must be > 0, and applies to convnet4 only")
         require(self.width is None or (self.width > 0 and self.model == "convnet4"), self,
@@ -200,14 +214,22 @@ def smoke() -> Config:
 PRESETS = {"paper": paper, "quick": quick, "smoke": smoke}
 
 
+def pixel_unit(dataset: str) -> float:
+    """One unit of the net's inputs in the paper's units (0-255 pixels): in-memory images are
+    divided by 255; ImageNet's are standardised per channel (std ~0.226 of [0, 1] pixels)."""
+    return 255 * sum(IMAGENET_STD) / 3 if dataset == "imagenet" else 255.0
+
+
 def build_model(cfg: Config, num_classes: int, in_channels: int, image_size: int) -> nn.Module:
     """The network of ``cfg`` for ``num_classes`` outputs and (C, H, W) = (in_channels,
     image_size, image_size) inputs."""
     p = cfg.dropout
+    alpha = cfg.lrn_alpha or lrn_alpha_for(pixel_unit(cfg.dataset))
     if cfg.model in ("alexnet2012", "alexnet"):
         return AlexNet("2012" if cfg.model == "alexnet2012" else "owt", num_classes=num_classes,
                        dropout=0.5 if p is None else p, scaling=cfg.dropout_scaling,
-                       lrn=cfg.lrn, pool=cfg.pool, act=cfg.act, in_channels=in_channels)
+                       lrn=cfg.lrn, pool=cfg.pool, act=cfg.act, in_channels=in_channels,
+                       lrn_alpha=alpha)
     if cfg.model == "lenet5":
         return LeNet5(num_classes=num_classes, in_channels=in_channels)
     if cfg.model == "dropout_mlp":
@@ -220,7 +242,8 @@ def build_model(cfg: Config, num_classes: int, in_channels: int, image_size: int
                     width=cfg.width or (8 if tiny else 64),
                     hidden=(cfg.hidden or (32 if tiny else 384,))[0], act=cfg.act, lrn=cfg.lrn,
                     pool=cfg.pool, dropout=(0.5 if tiny else 0.0) if p is None else p,
-                    scaling=cfg.dropout_scaling, image_size=image_size, init_std=cfg.init_std)
+                    scaling=cfg.dropout_scaling, image_size=image_size, init_std=cfg.init_std,
+                    lrn_alpha=alpha)
 
 
 def load_trained(run_dir: str | Path, which: str = "last") -> tuple[nn.Module, torch.Tensor | None]:

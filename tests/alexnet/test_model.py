@@ -15,6 +15,8 @@ from milestones.alexnet import (
     convnet4,
     dropout_mlp,
     lenet5,
+    local_response_norm,
+    lrn_alpha_for,
 )
 
 
@@ -198,3 +200,18 @@ def test_convnet4_can_start_from_section_5s_gaussian():
     assert all(float(m.bias.abs().max()) == 0 for m in model.modules()
                if isinstance(m, nn.Conv2d | nn.Linear))
     assert convnet4().features[0].weight.std().item() > 0.05  # PyTorch's default: 1/sqrt(3 * 75)
+
+
+def test_lrn_alpha_for_our_inputs_gives_the_papers_net_on_0_255_pixels():
+    """§3.3's alpha is set for 0-255 pixels. On pixels / 255 with alpha x 255^2 the net computes
+    the paper's net on 0-255 pixels divided by 255, exactly (zero biases: every layer scales)."""
+    torch.manual_seed(0)
+    pixels = torch.rand(4, 3, 32, 32) * 255 - 120  # the mean image subtracted
+    paper = convnet4(width=8, hidden=16, init_std=0.01)
+    ours = convnet4(width=8, hidden=16, lrn_alpha=lrn_alpha_for(255))
+    ours.load_state_dict(paper.state_dict())
+    torch.testing.assert_close(ours(pixels / 255), paper(pixels) / 255, rtol=1e-4, atol=1e-9)
+    # the paper's alpha on [0, 1] inputs: every denominator is k^beta, a constant division
+    a = torch.rand(2, 8, 5, 5) * 0.5
+    torch.testing.assert_close(local_response_norm(a), a / 2**0.75, rtol=1e-3, atol=0)
+    assert not torch.allclose(local_response_norm(a * 255) / 255, a / 2**0.75, rtol=1e-2)

@@ -170,3 +170,16 @@ def test_two_process_ddp_equals_one_process(tmp_path):
     assert losses("ddp") == pytest.approx(losses("one"), rel=1e-4)
     ddp = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert ddp["final_test_error"] == pytest.approx(one["final_test_error"], abs=1 / 256)
+
+
+def test_lrn_alpha_defaults_to_the_papers_carried_over_to_each_datasets_inputs():
+    def alphas(**fields):
+        cfg = T.Config(model="convnet4", **fields)
+        model = T.build_model(cfg, 10, 3, 32)
+        return [m.alpha for m in model.modules() if type(m).__name__ == "LocalResponseNorm"]
+
+    assert alphas(dataset="cifar10") == pytest.approx([1e-4 * 255**2] * 2)  # pixels / 255
+    assert alphas(dataset="imagenet") == pytest.approx([1e-4 * (255 * 0.226) ** 2] * 2, rel=1e-3)
+    assert alphas(dataset="cifar10", lrn_alpha=1e-4) == [1e-4] * 2  # the paper's number as it is
+    with pytest.raises(ConfigError, match="lrn_alpha"):
+        T.Config(model="convnet4", lrn=False, lrn_alpha=1.0)
