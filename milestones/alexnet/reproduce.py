@@ -68,7 +68,8 @@ class Config(ReproduceConfig):
     """Reproduce Fig. 1, §3.3, §3.4 and §4.2 of AlexNet in miniature."""
 
     preset: str = "cpu"
-    """cpu (about an hour on 2 cores), smoke (seconds, for tests), paper (full width, all data)."""
+    """cpu (about half an hour on 2 cores), smoke (seconds, for tests), paper (full width, all
+    data)."""
     out: str = "runs/alexnet/reproduce"
     experiments: tuple[str, ...] = EXPERIMENTS
     """Which to run: fig1 (ReLU vs tanh), dropout (train/test gap vs data size), lrn_pool."""
