@@ -203,8 +203,7 @@ class AlexNet(nn.Module):
 
 
 def alexnet2012(**kw) -> AlexNet:
-    """The paper's network (§3.5, Fig. 2): 60,965,224 parameters ("60 million"). Its LRN alpha
-    is the paper's, for 0-255 pixels: for other inputs pass ``lrn_alpha=lrn_alpha_for(unit)``."""
+    """The paper's network (§3.5, Fig. 2): 60,965,224 parameters ("60 million")."""
     return AlexNet("2012", **kw)
 
 

@@ -21,6 +21,14 @@ def test_reproduce_smoke_writes_tables_json_and_plots(tmp_path):
     assert set(r["dropout"]["sizes"]) == {"200", "400"}
     assert set(r["lrn_pool"]["variants"]) == set(R.ABLATIONS)
     assert len(r["lrn_pool"]["variants"]["no LRN"]["runs"]) == 2
+    # each variant's rate: its lowest validation error on the first seed, the others run at it
+    for v, tuning in r["lrn_pool"]["tuning"].items():
+        assert [t["lr"] for t in tuning] == [0.01, 0.1]
+        best = min(tuning, key=lambda t: (t["val_error"], t["lr"]))
+        assert r["lrn_pool"]["chosen_lr"][v] == best["lr"]
+        assert r["lrn_pool"]["variants"][v]["runs"][0]["val_error"] == best["val_error"]
+    assert (tmp_path / "runs" / "lrn_pool" / f"no-lrn-lr{r['lrn_pool']['chosen_lr']['no LRN']:g}-s1"
+            ).is_dir()
     md = (tmp_path / "results.md").read_text()
     for part in ("## Fig. 1", "## Dropout", "## Response normalisation", "## The claims"):
         assert part in md
