@@ -109,7 +109,7 @@ class Config(ReproduceConfig):
     """lrn_pool: training images."""
     ablation_steps: int = 1000
     """lrn_pool: iterations per run (lr /10 at 50% and 75%)."""
-    ablation_lrs: tuple[float, ...] = (0.01, 0.03, 0.1)
+    ablation_lrs: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3)
     """lrn_pool: the initial learning rates each variant is tuned over, on the first seed (the
     lowest final validation error); its other seeds run at the chosen one. LRN divides the
     activities, so one rate for all would favour one variant."""
