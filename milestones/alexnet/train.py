@@ -201,7 +201,7 @@ def quick() -> Config:
     built-in shapes."""
     return Config(preset="quick", model="convnet4", dataset="shapes", train_size=20_000,
                   val_size=2000, test_size=5000, dropout=0.5, width=32, hidden=(256,), steps=1500,
-                  lr=0.05, eval_every=250, ckpt_every=250, log_every=25)
+                  lr=0.1, eval_every=250, ckpt_every=250, log_every=25)
 
 
 def smoke() -> Config:
