@@ -1,6 +1,6 @@
 """AlexNet speed against the reference implementations, in one process; prints one JSON object.
 
-    python benchmarks/alexnet.py            # CPU: about 2 minutes on 2 cores
+    python benchmarks/alexnet.py            # CPU: under a minute on 2 cores
     python benchmarks/alexnet.py --quick    # seconds (tests)
     python benchmarks/alexnet.py --device cuda
 
