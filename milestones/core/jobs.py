@@ -198,5 +198,20 @@ def map_runs(fn: Callable[[R, int], Any], runs: list[R], jobs: int,
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     if jobs == 1:
         return [fn(run, threads) for run in runs]
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_exit_with,
+                             initargs=(os.getpid(),)) as pool:
         return list(pool.map(fn, runs, [threads] * len(runs)))
+
+
+def _exit_with(parent: int) -> None:
+    """In each worker of :func:`map_runs`: exit when ``parent`` has gone. A parent killed by a
+    signal it cannot clean up after (SIGTERM, SIGKILL) would otherwise leave its workers
+    training on, unseen, taking the cores."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -1,7 +1,15 @@
 """core.jobs: runs in parallel processes, finished runs skipped, stale runs refused."""
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from milestones.core.jobs import finished_summary, map_runs
 
@@ -76,3 +84,47 @@ def test_a_run_made_by_other_code_or_settings_is_stale(tmp_path):
     record = provenance(tmp_path)
     assert record["stale_runs"] == ["runs/a"] and record["run_code"][0]["code_sha256"] == \
         "0123456789abcdef"
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (an orphan's zombie may wait for a reaper)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_map_runs_workers_exit_when_the_parent_is_killed(tmp_path):
+    """SIGTERM to the parent alone (as `pkill -f reproduce` does) must not leave its workers
+    training on as orphans."""
+    (tmp_path / "sleeper.py").write_text(
+        "import os, time\n"
+        "def sleep(path, threads):\n"
+        "    open(path, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(120)\n")
+    paths = [str(tmp_path / "a"), str(tmp_path / "b")]
+    script = (f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+              "import sleeper\n"
+              "from milestones.core.jobs import map_runs\n"
+              f"map_runs(sleeper.sleep, {paths!r}, 2, 1)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
+    try:
+        deadline = time.time() + 120
+        while not all((tmp_path / n).is_file() and (tmp_path / n).read_text() for n in "ab"):
+            assert time.time() < deadline and parent.poll() is None, "workers never started"
+            time.sleep(0.2)
+        workers = [int((tmp_path / n).read_text()) for n in "ab"]
+        assert all(_alive(pid) for pid in workers)
+        parent.send_signal(signal.SIGTERM)
+        parent.wait(30)
+        deadline = time.time() + 15
+        while any(_alive(pid) for pid in workers) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in workers)
+    finally:
+        parent.kill()
+        for n in "ab":
+            if (tmp_path / n).is_file() and (tmp_path / n).read_text():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int((tmp_path / n).read_text()), signal.SIGKILL)
