@@ -197,7 +197,7 @@ def test_convnet4_can_start_from_section_5s_gaussian():
     model = convnet4(init_std=0.01)
     fc = model.classifier[0]
     assert fc.weight.std().item() == pytest.approx(0.01, rel=0.01)
-    assert all(float(m.bias.abs().max()) == 0 for m in model.modules()
+    assert all(float(m.bias.detach().abs().max()) == 0 for m in model.modules()
                if isinstance(m, nn.Conv2d | nn.Linear))
     assert convnet4().features[0].weight.std().item() > 0.05  # PyTorch's default: 1/sqrt(3 * 75)
 
