@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+from milestones.alexnet import data as D
 from milestones.alexnet import train as T
 from milestones.core.checkpoint import load_checkpoint
 from milestones.core.config import ConfigError
@@ -77,7 +78,7 @@ def test_rgb_pca_recovers_the_principal_axis_of_coloured_pixels():
 def test_lighting_adds_one_colour_shift_per_image_along_the_pcs():
     eigval, eigvec = torch.tensor([0.2, 0.02, 0.004]), torch.linalg.qr(torch.randn(3, 3))[0]
     x = torch.zeros(4, 3, 5, 5)
-    out = T.lighting_noise(x, eigval, eigvec, 0.1, torch.Generator().manual_seed(0))
+    out = D.lighting_noise(x, eigval, eigvec, 0.1, torch.Generator().manual_seed(0))
     shift = out[:, :, 0, 0]  # (4, 3)
     assert torch.equal(out, shift[:, :, None, None].expand_as(out))  # the same at every pixel
     coeffs = shift @ eigvec  # alpha_i lambda_i
@@ -96,9 +97,9 @@ def test_imagenet_transforms_give_224_crops_and_ten_patches(tmp_path):
     from PIL import Image
 
     img = Image.new("RGB", (320, 260), (200, 10, 10))
-    train = T.imagenet_transforms(True, lighting=None)(img)
+    train = D.imagenet_transforms(True, lighting=None)(img)
     assert train.shape == (3, 224, 224)
-    ten = T.imagenet_transforms(False, ten_crop=True)(img)
+    ten = D.imagenet_transforms(False, ten_crop=True)(img)
     assert ten.shape == (10, 3, 224, 224)
 
 
