@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -259,6 +260,8 @@ def converged_at(run: T.Config) -> int | None:
 
 
 def run_all(cfg: Config, todo: list[T.Config]) -> list[dict]:
+    if not todo:
+        return []
     todo = prepare(cfg, todo)
     return list(map_runs(_train, todo, max(1, min(cfg.jobs, len(todo)))))
 
@@ -287,25 +290,39 @@ def main(cfg: Config) -> dict:
     return results
 
 
+def tune_then_seeds(cfg: Config, names: tuple[str, ...], lrs: tuple[float, ...],
+                    seeds: tuple[int, ...], make: Callable[[str, float, int], T.Config],
+                    score: Callable[[T.Config, dict], float], summaries: list,
+                    ) -> tuple[dict, dict, dict]:
+    """Each name's learning rate tuned on the first seed -- the lowest ``score(run, summary)``,
+    the smaller rate among equals -- then its other seeds run at that rate. Returns the grid
+    {(name, lr): (run, summary)}, the chosen rates {name: lr} and {(name, seed): (run, summary)}
+    at them."""
+    first = seeds[0]
+    todo = {(n, lr): make(n, lr, first) for n in names for lr in lrs}
+    grid = {k: (todo[k], s) for k, s in zip(todo, run_all(cfg, list(todo.values())), strict=True)}
+    chosen = {n: min(lrs, key=lambda lr: (score(*grid[n, lr]), lr)) for n in names}
+    todo = {(n, s): make(n, chosen[n], s) for n in names for s in seeds[1:]}
+    rest = {k: (todo[k], s) for k, s in zip(todo, run_all(cfg, list(todo.values())), strict=True)}
+    summaries += [s for _, s in [*grid.values(), *rest.values()]]
+    at = {(n, s): grid[n, chosen[n]] if s == first else rest[n, s] for n in names for s in seeds}
+    return grid, chosen, at
+
+
 def fig1(cfg: Config, dataset: str, summaries: list) -> dict:
-    """Tune each nonlinearity's learning rate on the first seed, then the other seeds at it."""
-    first, acts = cfg.seeds[0], ("relu", "tanh")
-    grid = {(a, lr): fig1_run(cfg, dataset, a, lr, first) for a in acts for lr in cfg.fig1_lrs}
-    done = dict(zip(grid, run_all(cfg, list(grid.values())), strict=True))
-    summaries += done.values()
-    tuning = {a: [{"lr": lr, "epochs": epochs_to_target(grid[a, lr], done[a, lr])}
-                  for lr in cfg.fig1_lrs] for a in acts}
-    # the fastest; among equals (or none reaching 25%) the smaller rate
-    chosen = {a: min(tuning[a], key=lambda t: (t["epochs"], t["lr"]))["lr"] for a in acts}
-    rest = {(a, s): fig1_run(cfg, dataset, a, chosen[a], s) for a in acts for s in cfg.seeds[1:]}
-    more = dict(zip(rest, run_all(cfg, list(rest.values())), strict=True)) if rest else {}
-    summaries += more.values()
+    """Tune each nonlinearity's learning rate on the first seed (the fewest epochs to 25%; none
+    reaching it: the smaller rate), then the other seeds at it."""
+    acts = ("relu", "tanh")
+    grid, chosen, at = tune_then_seeds(
+        cfg, acts, cfg.fig1_lrs, cfg.seeds, lambda a, lr, s: fig1_run(cfg, dataset, a, lr, s),
+        epochs_to_target, summaries)
+    tuning = {a: [{"lr": lr, "epochs": epochs_to_target(*grid[a, lr])} for lr in cfg.fig1_lrs]
+              for a in acts}
     out = {"tuning": tuning, "chosen_lr": chosen, "runs": {}}
     for a in acts:
         runs = []
         for s in cfg.seeds:
-            run = grid[a, chosen[a]] if s == first else rest[a, s]
-            summary = done[a, chosen[a]] if s == first else more[a, s]
+            run, summary = at[a, s]
             train = records(run, "train")
             runs.append({"seed": s, "epochs_to_25": epochs_to_target(run, summary),
                          "curve": {"epoch": [r["step"] / run.log_every for r in train],
@@ -366,25 +383,23 @@ def _pct(summary: dict, key: str) -> float | None:
 
 
 def lrn_pool(cfg: Config, dataset: str, summaries: list) -> dict:
-    """Each variant's learning rate tuned on the first seed, then the other seeds at it."""
-    first, lrs = cfg.ablation_seeds[0], cfg.ablation_lrs
-    grid = {(v, lr): ablation_run(cfg, dataset, v, lr, first) for v in ABLATIONS for lr in lrs}
-    done = dict(zip(grid, run_all(cfg, list(grid.values())), strict=True))
-    summaries += done.values()
-    tuning = {v: [{"lr": lr, "val_error": _pct(done[v, lr], "final_val_error")} for lr in lrs]
+    """Each variant's learning rate tuned on the first seed (the lowest validation error; a
+    diverged run has none and comes last), then the other seeds at it."""
+    lrs = cfg.ablation_lrs
+
+    def val_error(run: T.Config, summary: dict) -> float:
+        return summary.get("final_val_error", math.inf)
+
+    grid, chosen, at = tune_then_seeds(
+        cfg, tuple(ABLATIONS), lrs, cfg.ablation_seeds,
+        lambda v, lr, s: ablation_run(cfg, dataset, v, lr, s), val_error, summaries)
+    tuning = {v: [{"lr": lr, "val_error": _pct(grid[v, lr][1], "final_val_error")} for lr in lrs]
               for v in ABLATIONS}
-    # the lowest validation error (a diverged run: none, so last); among equals the smaller rate
-    chosen = {v: min(tuning[v], key=lambda t: (t["val_error"] is None, t["val_error"] or 0,
-                                               t["lr"]))["lr"] for v in ABLATIONS}
-    rest = {(v, s): ablation_run(cfg, dataset, v, chosen[v], s) for v in ABLATIONS
-            for s in cfg.ablation_seeds[1:]}
-    more = dict(zip(rest, run_all(cfg, list(rest.values())), strict=True)) if rest else {}
-    summaries += more.values()
     out = {"tuning": tuning, "chosen_lr": chosen, "variants": {}}
     for v in ABLATIONS:
         per = []
         for s in cfg.ablation_seeds:
-            summary = done[v, chosen[v]] if s == first else more[v, s]
+            _, summary = at[v, s]
             per.append({"seed": s, "test_error": _pct(summary, "final_test_error"),
                         "train_error": _pct(summary, "final_train_error"),
                         "val_error": _pct(summary, "final_val_error")})
@@ -395,6 +410,7 @@ def lrn_pool(cfg: Config, dataset: str, summaries: list) -> dict:
     out["lrn_effect"] = paired_difference(out["variants"]["no LRN"]["runs"], base, "test_error")
     out["overlap_effect"] = paired_difference(out["variants"]["non-overlapping"]["runs"], base,
                                               "test_error")
+
     def gaps(runs: list[dict]) -> list[dict]:
         return [r | {"gap": None if r["test_error"] is None else r["test_error"] - r["train_error"]}
                 for r in runs]
