@@ -406,22 +406,29 @@ class Tokenizer:
 
 
 _TOKENIZER_FORMAT = "bpe-nfc-metaspace-punct-v1"  # part of the cache key: change with the recipe
+_WORDS_FORMAT = "words-nfc-metaspace-punct-v1"
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int,
-                    cache_dir: str | Path | None = None) -> Tokenizer:
+                    cache_dir: str | Path | None = None, kind: str = "bpe") -> Tokenizer:
     """A BPE of at most ``vocab_size`` tokens learnt from ``texts`` (source and target sentences
     together: one shared vocabulary, §5.1); special tokens [PAD] 0, [BOS] 1, [EOS] 2, [UNK] 3.
+    ``kind="word"``: a word-level vocabulary instead, the ``vocab_size`` most frequent words and
+    punctuation marks (a "shortlist", Bahdanau et al. §4.1), every other word [UNK].
 
     With ``cache_dir``, the tokenizer is saved as ``<cache_dir>/<hash>.json``, the hash covering
-    the texts and ``vocab_size``, and loaded from there by the next call with the same input."""
+    the texts, ``vocab_size`` and ``kind``, and loaded from there by the next call with the same
+    input."""
     from tokenizers import Tokenizer as HFTokenizer
     from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
     texts = list(texts)
     if vocab_size <= len(SPECIAL_TOKENS):
         raise ValueError(f"vocab_size {vocab_size} leaves no room beyond the special tokens")
-    digest = hashlib.sha256(f"{_TOKENIZER_FORMAT}\0{vocab_size}\0".encode())
+    if kind not in ("bpe", "word"):
+        raise ValueError(f"kind must be 'bpe' or 'word', got {kind!r}")
+    recipe = _TOKENIZER_FORMAT if kind == "bpe" else _WORDS_FORMAT
+    digest = hashlib.sha256(f"{recipe}\0{vocab_size}\0".encode())
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
     path = Path(cache_dir) / f"{digest.hexdigest()[:32]}.json" if cache_dir else None
@@ -430,13 +437,18 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int,
             return Tokenizer.load(path)
         except Exception:  # a damaged cache file: train again and overwrite it
             pass
-    hf = HFTokenizer(models.BPE(unk_token="[UNK]"))
+    hf = HFTokenizer(models.BPE(unk_token="[UNK]") if kind == "bpe"
+                     else models.WordLevel(unk_token="[UNK]"))
     hf.normalizer = normalizers.NFC()
     hf.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(),
                                                 pre_tokenizers.Punctuation()])
     hf.decoder = decoders.Metaspace()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, show_progress=False,
-                                  special_tokens=SPECIAL_TOKENS, limit_alphabet=1000)
+    if kind == "bpe":
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, show_progress=False,
+                                      special_tokens=SPECIAL_TOKENS, limit_alphabet=1000)
+    else:
+        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=1,
+                                            show_progress=False, special_tokens=SPECIAL_TOKENS)
     start = time.perf_counter()
     hf.train_from_iterator(texts, trainer=trainer, length=len(texts))
     tok = Tokenizer(hf, origin=f"trained on {len(texts)} texts in "
@@ -478,19 +490,22 @@ class TokenBatches:
 
     The pairs are sorted by (source length, target length) and cut into batches whose padded
     size B * max(S, T) stays within ``max_tokens``; a pair longer than that alone makes a batch of
-    one. Each epoch, with ``shuffle``, pairs of equal lengths trade places (so batches vary, their
-    shapes do not) and the batch order is shuffled, both drawn from a generator seeded by (seed,
-    epoch) (``core.data.IndexBatches``): batch i of epoch e is the same in a resumed run, and
-    ``epoch(e, start)`` skips the first ``start`` batches. Under DDP, rank r takes batches
-    r, r + W, r + 2W, ... of the epoch's order, and the last incomplete round is dropped, so every
-    rank has ``len(self)`` batches.
+    one. ``max_sentences`` also caps the pairs per batch (Bahdanau et al.: 80 sentences of
+    similar length). Each epoch, with ``shuffle``, pairs of equal lengths trade places (so batches
+    vary, their shapes do not) and the batch order is shuffled, both drawn from a generator
+    seeded by (seed, epoch) (``core.data.IndexBatches``): batch i of epoch e is the same in a
+    resumed run, and ``epoch(e, start)`` skips the first ``start`` batches. Under DDP, rank r
+    takes batches r, r + W, r + 2W, ... of the epoch's order, and the last incomplete round is
+    dropped, so every rank has ``len(self)`` batches.
     """
 
     def __init__(self, pairs: list[tuple[list[int], list[int]]], max_tokens: int, *,
                  shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", max_sentences: int | None = None):
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {max_tokens}")
+        if max_sentences is not None and max_sentences < 1:
+            raise ValueError(f"max_sentences must be positive, got {max_sentences}")
         self.max_tokens, self.shuffle, self.device = max_tokens, shuffle, torch.device(device)
         self.n = len(pairs)
         self.src_len = torch.tensor([len(s) for s, _ in pairs], dtype=torch.long)  # (n,)
@@ -504,20 +519,24 @@ class TokenBatches:
         self.key = self.src_len * (int(self.tgt_len.max()) + 1 if self.n else 1) + self.tgt_len
         self.sorted = torch.sort(self.key, stable=True).indices  # (n,)
         self.bounds = self._cut(self.src_len[self.sorted].tolist(),
-                                self.tgt_len[self.sorted].tolist(), max_tokens)
+                                self.tgt_len[self.sorted].tolist(), max_tokens,
+                                max_sentences or self.n or 1)
         # one "sample" of IndexBatches = one batch; a global step = one batch per rank
         self.index = IndexBatches(len(self.bounds), world_size, shuffle=shuffle, seed=seed,
                                   drop_last=True, rank=rank, world_size=world_size)
 
     @staticmethod
-    def _cut(src_len: list[int], tgt_len: list[int], max_tokens: int) -> list[tuple[int, int]]:
+    def _cut(src_len: list[int], tgt_len: list[int], max_tokens: int, max_sentences: int
+             ) -> list[tuple[int, int]]:
         """[start, end) of each batch over the sorted pairs: grow a batch while B * max(S, T+1),
         its padded size, fits in ``max_tokens`` (a budget of padded tokens per side: a bound that
-        holds for memory, where §5.1 of Vaswani et al. counts ~25k real tokens per side)."""
+        holds for memory, where §5.1 of Vaswani et al. counts ~25k real tokens per side) and B
+        stays within ``max_sentences``."""
         bounds, start, s_max, t_max = [], 0, 0, 0
         for i, (s, t) in enumerate(zip(src_len, tgt_len, strict=True)):
             s_new, t_new = max(s_max, s), max(t_max, t + 1)  # T + 1: BOS / EOS
-            if i > start and (i - start + 1) * max(s_new, t_new) > max_tokens:
+            if i > start and ((i - start + 1) * max(s_new, t_new) > max_tokens
+                              or i - start + 1 > max_sentences):
                 bounds.append((start, i))
                 start, s_new, t_new = i, s, t + 1
             s_max, t_max = s_new, t_new

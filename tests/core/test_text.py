@@ -379,3 +379,26 @@ def test_bleu_is_sacrebleu_on_detokenised_text():
     score, signature = D.bleu(refs, refs)
     assert score == pytest.approx(100) and "nrefs:1" in signature and "tok:13a" in signature
     assert D.bleu(["zz yy xx ww", "vv uu tt ss"], refs)[0] == pytest.approx(0)  # no word shared
+
+
+def test_token_batches_can_cap_the_sentences_per_batch():
+    """max_sentences: at most that many pairs a batch (Bahdanau et al.: 80), by length."""
+    pairs = [([5] * (1 + i % 7), [6] * (1 + i % 5)) for i in range(50)]
+    batches = D.TokenBatches(pairs, 10 ** 9, shuffle=True, seed=1, max_sentences=8)
+    sizes = [len(src) for src, _, _ in batches.epoch(0)]
+    assert max(sizes) == 8 and sum(sizes) == 50 and len(sizes) == 7
+    assert len(D.TokenBatches(pairs, 10 ** 9, shuffle=False).bounds) == 1
+    with pytest.raises(ValueError, match="max_sentences"):
+        D.TokenBatches(pairs, 100, shuffle=False, max_sentences=0)
+
+
+def test_a_word_level_vocabulary_keeps_the_most_frequent_words(tmp_path):
+    texts = ["the cat sat.", "the dog sat.", "the cat ran, fast."] * 3 + ["a rare word."]
+    tok = D.train_tokenizer(texts, 4 + 5, tmp_path, kind="word")
+    assert tok.vocab_size == 9  # [PAD] [BOS] [EOS] [UNK] + 5 words and marks
+    assert tok.decode(tok.encode("the cat sat.")) == "the cat sat."  # punctuation split off
+    assert D.UNK_ID in tok.encode("a rare word.")
+    bpe = D.train_tokenizer(texts, 40, tmp_path)
+    assert bpe.hf.to_str() != tok.hf.to_str()  # kind is part of the cache key
+    with pytest.raises(ValueError, match="kind"):
+        D.train_tokenizer(texts, 40, kind="chars")
