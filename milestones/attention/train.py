@@ -130,12 +130,14 @@ def paper() -> Config:
 
 
 def quick() -> Config:
-    """CPU minutes: a small RNNsearch-30 on the built-in language pair, tested up to 80 words."""
+    """CPU minutes: a small RNNsearch-30 on the built-in language pair, tested on sentences of
+    up to 80 words; shortlists that leave the rarest words out, as 30,000 words do on WMT."""
     # DEVIATION(D1): a small model on built-in data (no network here; the paper: WMT14, n = 1000)
-    return Config(preset="quick", dataset="synthetic", max_len=30, src_vocab=1000,
-                  tgt_vocab=1000, embed_dim=64, hidden_size=128, maxout_size=64,
-                  align_size=128, steps=1500, log_every=50, eval_every=500, ckpt_every=100,
-                  bleu_sentences=200)
+    # DEVIATION(D6): Adam at 5e-3 (Adadelta, the paper's, learns too slowly for CPU minutes)
+    return Config(preset="quick", dataset="synthetic", max_len=30, src_vocab=300,
+                  tgt_vocab=500, embed_dim=64, hidden_size=128, maxout_size=64,
+                  align_size=128, optimizer="adam", lr=5e-3, steps=1500, log_every=50,
+                  eval_every=500, ckpt_every=100, bleu_sentences=200)
 
 
 def smoke() -> Config:

@@ -82,6 +82,29 @@ def test_an_unknown_model_is_one_message_and_exit_2(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_entry_points(tmp_path):
+    from tests.conftest import run_cli
+
+    res = run_cli("-m", "milestones.attention.reproduce", "--preset", "smoke", "--out",
+                  str(tmp_path / "rep"), "--data-root", str(tmp_path))
+    assert res.returncode == 0, res.stderr[-3000:]
+    results = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert set(results["models"]) == {"RNNencdec-30", "RNNsearch-30", "RNNencdec-50",
+                                      "RNNsearch-50", "Transformer"}
+    for entry in results["models"].values():
+        run = entry["runs"][0]
+        assert [b["lo"] for b in run["by_length"]] == [lo for lo, _ in results["bins"]]
+    budget = results["models"]["Transformer"]["runs"][0]["budget_s"]
+    assert budget == results["models"]["RNNsearch-30"]["runs"][0]["train_time_s"]
+    for name in ("fig2.png", "fig3.png", "results.md", "data/train.tsv"):
+        assert (tmp_path / "rep" / name).is_file(), name
+    res = run_cli("benchmarks/attention.py", "--quick")
+    assert res.returncode == 0, res.stderr
+    gru = json.loads(res.stdout)["gru_layer_vs_torch"]
+    assert gru["ratio_iqr"][0] <= gru["ratio"] <= gru["ratio_iqr"][1]
+    assert abs(sum(gru["where_the_time_goes"]["self_cpu_share"].values())) <= 1
+
+
 def test_two_process_ddp_with_gloo(tmp_path):
     """torchrun with 2 gloo processes: each rank takes its own batches, gradients averaged."""
     import subprocess
