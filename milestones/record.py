@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import milestones
@@ -55,12 +56,14 @@ def record_quick(name: str, seeds: list[int]) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = dataclasses.replace(T.quick(), seed=seed, out=str(Path(tmp) / "run"),
                                       progress=False)
+            started = time.perf_counter()
             summary = T.main(cfg)
+            wall_s = round(time.perf_counter() - started, 1)  # data, training, evaluations
             records = read_metrics(Path(tmp) / "run" / "metrics.jsonl")
         summary.pop("out", None)
         summary.pop("gif", None)
         header = header or records[0]
-        runs.append({"seed": seed, "summary": summary,
+        runs.append({"seed": seed, "summary": summary, "wall_s": wall_s,
                      "evaluations": [r for r in records[1:] if r.get("split") in EVALUATIONS]})
     env = header["env"]
     return {"runs": runs, "config": header["config"],

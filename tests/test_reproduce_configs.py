@@ -1,4 +1,4 @@
-"""The four reproduce entry points: every option documented, so `--help` explains each one."""
+"""The reproduce entry points: every option documented, so `--help` explains each one."""
 
 import ast
 import dataclasses
@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import run_cli
 
-REPRODUCE = ["resnet", "adam", "dqn", "transformer"]
+REPRODUCE = ["resnet", "adam", "dqn", "transformer", "alexnet", "attention"]
 
 
 def field_docs(cls) -> dict[str, str]:

@@ -4,6 +4,7 @@ the Transformer at equal training time: ``python -m milestones.attention.reprodu
     python -m milestones.attention.reproduce                  # CPU, 3 seeds, ~1 hour on 2 cores
     python -m milestones.attention.reproduce --preset smoke   # seconds (tests)
     python -m milestones.attention.reproduce --data-files pairs.tsv   # + Fig. 3 on your corpus
+    python -m milestones.attention.reproduce --data-dir multi30k/     # + Multi30k De-En
 
 Four models, as in §4.2: RNNencdec-30, RNNsearch-30, RNNencdec-50 and RNNsearch-50, trained on
 the pairs of up to 30 and up to 50 words of the built-in corpus (the ``quick`` preset's model
@@ -62,14 +63,18 @@ class Config(ReproduceConfig):
     """Which of RNNencdec-30, RNNsearch-30, RNNencdec-50, RNNsearch-50 to train."""
     steps: int = 1500
     """Updates per model (the quick preset's; the paper trains each model for ~5 days)."""
-    transformer: bool = True
-    """Also train the Transformer's quick model for as long as RNNsearch-30 trained (seed by
-    seed) on the same pairs."""
+    transformer: tuple[float, ...] = (1.0, 0.2)
+    """Train the Transformer's quick model for as long as RNNsearch-30 trained (seed by seed) on
+    the same pairs, at these multiples of Eq. 3's rate (1: the quick preset's; 0.2: its multi30k
+    preset's, chosen there for a real corpus); () for none."""
     bin_width: int = 10
     """Width of Fig. 2's length bins, in words."""
     data_files: tuple[str, ...] = ()
-    """A TSV corpus (one file, or train/valid/test): RNNsearch-30 is also trained on it, for a
-    Fig. 3 heat map of a real sentence."""
+    """A TSV corpus (one file, or train/valid/test): RNNsearch-30 is also trained on it, for its
+    BLEU on real sentences and a Fig. 3 heat map of one."""
+    data_dir: str | None = None
+    """A folder of Multi30k's parallel text files (train.de/.en, val.*; plain or .gz): the same,
+    on German-English image captions (ignored when --data-files is given)."""
     data_root: str | None = None
     """Data root for the vocabularies' cache; default $MILESTONES_DATA, else ~/.cache/milestones."""
 
@@ -107,13 +112,15 @@ def run_config(cfg: Config, name: str, seed: int) -> T.Config:
         out=str(Path(cfg.out) / "runs" / f"{name}-s{seed}"))
 
 
-def tsv_config(cfg: Config) -> T.Config:
-    """RNNsearch-30 on the user's TSV corpus (Fig. 3 on real sentences)."""
+def real_config(cfg: Config) -> T.Config:
+    """RNNsearch-30 on a real corpus: the user's TSV files, or Multi30k German-English, with
+    the paper's 30,000-word shortlists (their vocabularies are smaller)."""
     base = run_config(cfg, "RNNsearch-30", cfg.seeds[0])
-    return dataclasses.replace(base, dataset="tsv", data_files=cfg.data_files,
-                               src_vocab=30_000, tgt_vocab=30_000,
-                               out=str(Path(cfg.out) / "runs" / f"tsv-RNNsearch-30-s"
-                                                                f"{cfg.seeds[0]}"))
+    where = (dict(dataset="tsv", data_files=cfg.data_files) if cfg.data_files else
+             dict(dataset="multi30k", lang_pair="de-en", data_dir=cfg.data_dir))
+    return dataclasses.replace(base, **where, src_vocab=30_000, tgt_vocab=30_000,
+                               out=str(Path(cfg.out) / "runs" / f"{where['dataset']}-"
+                                                                f"RNNsearch-30-s{cfg.seeds[0]}"))
 
 
 def write_tsv(corpus, folder: Path) -> list[str]:
@@ -129,17 +136,23 @@ def write_tsv(corpus, folder: Path) -> list[str]:
     return paths
 
 
-def transformer_config(cfg: Config, seed: int, files: list[str], minutes: float):
+def transformer_name(lr_scale: float) -> str:
+    return "Transformer" if lr_scale == 1 else f"Transformer, Eq. 3 x {lr_scale:g}"
+
+
+def transformer_config(cfg: Config, seed: int, files: list[str], minutes: float,
+                       lr_scale: float):
     """The Transformer's quick model on the same pairs, with a wall-clock budget and no
     evaluation before the end (so the budget goes to training)."""
     from milestones.transformer import train as TT
 
     base = TT.smoke() if cfg.preset == "smoke" else TT.quick()
+    scaled = "" if lr_scale == 1 else f"-lr{lr_scale:g}"
     return dataclasses.replace(
         base, dataset="tsv", data_files=tuple(files), preset=f"reproduce-{cfg.preset}",
-        seed=seed, eval_every=base.steps, max_minutes=minutes, data_root=cfg.data_root,
-        device=cfg.device, progress=False, resume=True,
-        out=str(Path(cfg.out) / "runs" / f"Transformer-s{seed}"))
+        seed=seed, eval_every=base.steps, max_minutes=minutes, lr_scale=lr_scale,
+        data_root=cfg.data_root, device=cfg.device, progress=False, resume=True,
+        out=str(Path(cfg.out) / "runs" / f"Transformer{scaled}-s{seed}"))
 
 
 def _train(run: T.Config, threads: int) -> dict:
@@ -184,11 +197,17 @@ def main(cfg: Config) -> dict:
     runs = {(m, s): run_config(cfg, m, s) for m in cfg.models for s in cfg.seeds}
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    extra = [tsv_config(cfg)] if cfg.data_files else []
+    extra = [real_config(cfg)] if cfg.data_files or cfg.data_dir else []
     print(f"reproduce: {len(runs) + len(extra)} runs, {min(cfg.jobs, len(runs))} at a time")
     todo = prepare(cfg, list(runs.values()) + extra)
     done = map_runs(_train, todo, cfg.jobs, threads=1)
     summaries = dict(zip(runs, done, strict=False))
+    if extra:  # the real corpus: its test BLEU beside copying the source
+        s = done[-1]
+        results_real = {key: s.get(key) for key in (
+            "dataset", "pair", "test_bleu", "test_bleu_no_unk", "test_known_fraction",
+            "test_chrf", "test_length_ratio", "copy_source_bleu", "params", "train_time_s")}
+        results_real["data"] = read_metrics(Path(extra[0].out) / "metrics.jsonl")[0]["data"]
     first = next(iter(runs.values()))
     corpus, _, _ = T.load_data(first)  # the test set is the same for every model
     test = corpus.test
@@ -217,15 +236,15 @@ def main(cfg: Config) -> dict:
         results["data"] = records[0]["data"]
     if cfg.transformer and "RNNsearch-30" in cfg.models:
         files = write_tsv(T.load_data(runs[("RNNsearch-30", cfg.seeds[0])])[0], out / "data")
-        trans = [transformer_config(cfg, seed, files,
-                                    summaries[("RNNsearch-30", seed)]["train_time_s"] / 60)
-                 for seed in cfg.seeds]
-        for seed, run, s in zip(cfg.seeds, trans, map_runs(_train_transformer,
-                                                           prepare(cfg, trans), cfg.jobs,
-                                                           threads=1), strict=True):
+        trans = {(transformer_name(x), seed): transformer_config(
+            cfg, seed, files, summaries[("RNNsearch-30", seed)]["train_time_s"] / 60, x)
+            for x in cfg.transformer for seed in cfg.seeds}
+        done = map_runs(_train_transformer, prepare(cfg, list(trans.values())), cfg.jobs,
+                        threads=1)
+        for ((name, seed), run), s in zip(trans.items(), done, strict=True):
             hyps = (Path(run.out) / "test-translations.txt").read_text(
                 encoding="utf-8").splitlines()
-            entry = results["models"].setdefault("Transformer", {"runs": []})
+            entry = results["models"].setdefault(name, {"runs": []})
             entry["runs"].append({
                 "seed": seed, "test_bleu": s["test_bleu"], "test_chrf": s["test_chrf"],
                 "test_length_ratio": s["test_length_ratio"],
@@ -233,8 +252,8 @@ def main(cfg: Config) -> dict:
                 "long_bleu": range_bleu(hyps, test, *long),
                 "by_length": bleu_by_length(hyps, test, bins), "params": s["params"],
                 "train_time_s": s["train_time_s"], "steps": s["step"],
-                "budget_s": run.max_minutes * 60})
-            summaries[("Transformer", seed)] = s
+                "budget_s": run.max_minutes * 60, "lr_scale": run.lr_scale})
+            summaries[(name, seed)] = s
     for entry in results["models"].values():
         entry.update(over_seeds(entry["runs"], ("test_bleu", "test_bleu_no_unk",
                                                 "test_known_fraction", "test_chrf",
@@ -253,7 +272,7 @@ def main(cfg: Config) -> dict:
     if search50 is not None:
         results["fig3"] = plot_fig3(search50, out / "fig3.png")
     if extra:
-        results["fig3_tsv"] = plot_fig3(extra[0], out / "fig3-tsv.png", count=1)
+        results["real"] = {**results_real, "fig3": plot_fig3(extra[0], out / "fig3-real.png")}
     write_results(out, results, markdown(cfg, results))
     return results
 
@@ -268,10 +287,11 @@ def paired(models: dict) -> dict:
             out[f"RNNsearch-{L} - RNNencdec-{L}"] = {
                 key: paired_difference(a["runs"], b["runs"], key)
                 for key in ("test_bleu", "long_bleu", "drop")}
-    if models.get("Transformer") and models.get("RNNsearch-30"):
-        out["Transformer - RNNsearch-30"] = {
-            key: paired_difference(models["Transformer"]["runs"], models["RNNsearch-30"]["runs"],
-                                   key) for key in ("test_bleu", "long_bleu", "drop")}
+    for name in models:
+        if name.startswith("Transformer") and models.get("RNNsearch-30"):
+            out[f"{name} - RNNsearch-30"] = {
+                key: paired_difference(models[name]["runs"], models["RNNsearch-30"]["runs"], key)
+                for key in ("test_bleu", "long_bleu", "drop")}
     return out
 
 
@@ -306,9 +326,10 @@ def claims(r: dict) -> dict:
         if f"{kind}-30" in m and f"{kind}-50" in m:
             out[f"Table 1: {kind}-50 beats {kind}-30 on long sentences"] = gt(
                 mean(f"{kind}-50", "long_bleu"), mean(f"{kind}-30", "long_bleu"))
-    if "Transformer" in m and "RNNsearch-30" in m:
-        out["the Transformer beats RNNsearch-30 at equal training time"] = gt(
-            mean("Transformer", "test_bleu"), mean("RNNsearch-30", "test_bleu"))
+    for name in m:
+        if name.startswith("Transformer") and "RNNsearch-30" in m:
+            out[f"{name} beats RNNsearch-30 at equal training time"] = gt(
+                mean(name, "test_bleu"), mean("RNNsearch-30", "test_bleu"))
     return out
 
 
@@ -316,7 +337,7 @@ def claims(r: dict) -> dict:
 
 STYLE = {"RNNencdec-30": ("tab:blue", ":"), "RNNencdec-50": ("tab:blue", "--"),
          "RNNsearch-30": ("tab:red", ":"), "RNNsearch-50": ("tab:red", "-"),
-         "Transformer": ("tab:green", "-.")}
+         "Transformer": ("tab:green", "-."), "Transformer, Eq. 3 x 0.2": ("tab:olive", "-.")}
 
 
 def plot_fig2(r: dict, path: Path) -> Path:
@@ -452,8 +473,17 @@ def markdown(cfg: Config, r: dict) -> str:
             lines += [f"- source: {s['source']}  ", f"  output: {s['output']}  ",
                       f"  reference: {s['reference']}"]
         lines.append("")
-    if "fig3_tsv" in r:
-        lines += ["![Fig. 3 on the TSV corpus](fig3-tsv.png)", ""]
+    if "real" in r:
+        x = r["real"]
+        lines += [f"## A real corpus: {x['data']['source']}", "",
+                  f"RNNsearch-30, the quick recipe, seed {cfg.seeds[0]}: test BLEU "
+                  f"{x['test_bleu']:.1f} on {x['data']['test']} pairs (copying the source: "
+                  f"{x['copy_source_bleu']:.1f}), {x['train_time_s']:.0f} s of training.", "",
+                  "![Fig. 3 on the real corpus](fig3-real.png)", ""]
+        for s in x["fig3"]["sentences"]:
+            lines += [f"- source: {s['source']}  ", f"  output: {s['output']}  ",
+                      f"  reference: {s['reference']}"]
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -83,20 +83,25 @@ def test_an_unknown_model_is_one_message_and_exit_2(tmp_path):
 
 
 def test_entry_points(tmp_path):
+    from milestones.attention.data import synthetic_corpus
     from tests.conftest import run_cli
 
+    pairs = synthetic_corpus(60, 12, n_valid=1, n_test=1, test_max_len=12).train
+    (tmp_path / "real.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in pairs))
     res = run_cli("-m", "milestones.attention.reproduce", "--preset", "smoke", "--out",
-                  str(tmp_path / "rep"), "--data-root", str(tmp_path))
+                  str(tmp_path / "rep"), "--data-root", str(tmp_path), "--data-files",
+                  str(tmp_path / "real.tsv"))
     assert res.returncode == 0, res.stderr[-3000:]
     results = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert set(results["models"]) == {"RNNencdec-30", "RNNsearch-30", "RNNencdec-50",
-                                      "RNNsearch-50", "Transformer"}
+                                      "RNNsearch-50", "Transformer", "Transformer, Eq. 3 x 0.2"}
     for entry in results["models"].values():
         run = entry["runs"][0]
         assert [b["lo"] for b in run["by_length"]] == [lo for lo, _ in results["bins"]]
     budget = results["models"]["Transformer"]["runs"][0]["budget_s"]
     assert budget == results["models"]["RNNsearch-30"]["runs"][0]["train_time_s"]
-    for name in ("fig2.png", "fig3.png", "results.md", "data/train.tsv"):
+    assert results["real"]["dataset"] == "tsv" and 0 < results["real"]["data"]["train"] <= 58
+    for name in ("fig2.png", "fig3.png", "fig3-real.png", "results.md", "data/train.tsv"):
         assert (tmp_path / "rep" / name).is_file(), name
     res = run_cli("benchmarks/attention.py", "--quick")
     assert res.returncode == 0, res.stderr
