@@ -34,7 +34,7 @@ from milestones.core import runtime
 from milestones.core.config import require
 from milestones.core.data import data_root, need
 from milestones.core.run import Run, RunConfig, Window, cli, launch
-from milestones.core.text import bleu, translation_scores
+from milestones.core.text import bleu, check_corpus_options, translation_scores
 
 
 @dataclasses.dataclass
@@ -111,17 +111,7 @@ class Config(RunConfig):
         require(self.dataset != "synthetic" or 3 <= self.max_len <= self.test_max_len, self,
                 "max_len", f"the built-in corpus needs 3 <= max_len <= test_max_len "
                 f"({self.test_max_len})")
-        require(self.dataset != "tsv" or len(self.data_files) in (1, 3), self, "data_files",
-                "give one TSV file (split 98/1/1) or three (train, valid, test)")
-        require(not self.data_files or self.dataset == "tsv", self, "data_files",
-                f"TSV files are read with --dataset tsv (this run has --dataset {self.dataset})")
-        require(self.data_dir is None or self.dataset == "multi30k", self, "data_dir",
-                f"a folder of parallel files is read with --dataset multi30k (this run has "
-                f"--dataset {self.dataset})")
-        if self.dataset in D.HF_DATASETS:
-            pairs = D.HF_DATASETS[self.dataset]
-            require(self.lang_pair in pairs, self, "lang_pair",
-                    f"{self.dataset} has {', '.join(pairs)}")
+        check_corpus_options(self)
 
 
 def paper() -> Config:
@@ -289,12 +279,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                    "params": params}, total_steps=cfg.steps, desc=cfg.model)
         net = runtime.wrap_ddp(runtime.maybe_compile(model, cfg.compile), rt)
 
-        def stream():  # batches from where the run stands, epoch after epoch
-            epoch, start = divmod(progress.batches_seen, per_epoch)
-            while True:
-                yield from train_batches.epoch(epoch, start)
-                epoch, start = epoch + 1, 0
-
         sample = corpus.valid[:cfg.bleu_sentences]
         sample_src = [s for s, _ in encoded["valid"][:len(sample)]]
         refs = [r for _, r in sample]
@@ -313,7 +297,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
             run.log("valid", **result)
             run.keep_best("valid_loss", result["loss"])  # best.pt, on the validation pairs
 
-        batches = stream()
+        batches = train_batches.stream(progress.batches_seen)  # where the run stands
         logged = run.train_time
         net.train()
         while not run.should_stop():

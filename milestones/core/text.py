@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from milestones.core.config import ConfigError
+from milestones.core.config import ConfigError, require
 from milestones.core.data import DataUnavailable, IndexBatches
 from milestones.core.data import data_root as find_data_root
 from milestones.core.hub import load_hf_dataset, location
@@ -355,6 +355,22 @@ def _load_tsv_corpus(files: list[str], lang_pair: str, root: str | None) -> Corp
     return Corpus("tsv", source, src, tgt or "tgt", train, valid, test)
 
 
+def check_corpus_options(cfg) -> None:
+    """The corpus fields of a training config (``dataset``, ``data_files``, ``data_dir``,
+    ``lang_pair``), checked together: a :class:`~milestones.core.config.ConfigError` naming the
+    field, before any work."""
+    require(cfg.dataset != "tsv" or len(cfg.data_files) in (1, 3), cfg, "data_files",
+            "give one TSV file (split 98/1/1) or three (train, valid, test)")
+    require(not cfg.data_files or cfg.dataset == "tsv", cfg, "data_files",
+            f"TSV files are read with --dataset tsv (this run has --dataset {cfg.dataset})")
+    require(cfg.data_dir is None or cfg.dataset == "multi30k", cfg, "data_dir",
+            f"a folder of parallel files is read with --dataset multi30k (this run has "
+            f"--dataset {cfg.dataset})")
+    if cfg.dataset in HF_DATASETS:
+        pairs = HF_DATASETS[cfg.dataset]
+        require(cfg.lang_pair in pairs, cfg, "lang_pair", f"{cfg.dataset} has {', '.join(pairs)}")
+
+
 # ---- tokenizer -----------------------------------------------------------------------------------
 
 class Tokenizer:
@@ -554,6 +570,14 @@ class TokenBatches:
             return self.sorted, batch_order
         perm = torch.randperm(self.n, generator=g)  # (n,) then a stable sort keeps it in ties
         return perm[torch.sort(self.key[perm], stable=True).indices], batch_order
+
+    def stream(self, start: int = 0) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """This rank's batches from number ``start`` of the whole run on, epoch after epoch
+        without end: where the data of a run resumed after ``start`` batches stands."""
+        epoch, start = divmod(start, len(self))
+        while True:
+            yield from self.epoch(epoch, start)
+            epoch, start = epoch + 1, 0
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         """This rank's batches of ``epoch`` from number ``start`` on."""

@@ -32,7 +32,7 @@ from milestones.core.checkpoint import export_safetensors
 from milestones.core.config import require
 from milestones.core.data import data_root, need
 from milestones.core.run import Run, RunConfig, Window, cli, launch
-from milestones.core.text import bleu, translation_scores
+from milestones.core.text import bleu, check_corpus_options, translation_scores
 from milestones.transformer import data as D
 from milestones.transformer.decode import beam_search, greedy_decode
 from milestones.transformer.model import Transformer, label_smoothed_loss
@@ -113,17 +113,7 @@ class Config(RunConfig):
         require(0 <= self.beta2 < 1, self, "beta2", "must be in [0, 1)")
         require(self.lr_scale > 0, self, "lr_scale", "must be > 0")
         require(self.average_last >= 0, self, "average_last", "must be >= 0")
-        require(self.dataset != "tsv" or len(self.data_files) in (1, 3), self, "data_files",
-                "give one TSV file (split 98/1/1) or three (train, valid, test)")
-        require(self.data_dir is None or self.dataset == "multi30k", self, "data_dir",
-                f"a folder of parallel files is read with --dataset multi30k (this run has "
-                f"--dataset {self.dataset})")
-        require(not self.data_files or self.dataset == "tsv", self, "data_files",
-                f"TSV files are read with --dataset tsv (this run has --dataset {self.dataset})")
-        if self.dataset in D.HF_DATASETS:
-            pairs = D.HF_DATASETS[self.dataset]
-            require(self.lang_pair in pairs, self, "lang_pair",
-                    f"{self.dataset} has {', '.join(pairs)}")
+        check_corpus_options(self)
 
 
 def paper() -> Config:
@@ -301,12 +291,6 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                    "params": params}, total_steps=cfg.steps, desc="transformer")
         net = runtime.wrap_ddp(runtime.maybe_compile(model, cfg.compile), rt)
 
-        def stream():  # batches from where the run stands, epoch after epoch
-            epoch, start = divmod(progress.batches_seen, per_epoch)
-            while True:
-                yield from train_batches.epoch(epoch, start)
-                epoch, start = epoch + 1, 0
-
         sample = encoded["valid"][:cfg.bleu_sentences]
         refs = [r for _, r in corpus.valid[:len(sample)]]
         copy_bleu = bleu([s for s, _ in corpus.valid[:len(sample)]], refs)[0] if rt.is_main \
@@ -326,7 +310,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
             run.log("valid", **result)
             run.keep_best("valid_loss", result["loss"])  # best.pt, on the validation pairs
 
-        batches = stream()
+        batches = train_batches.stream(progress.batches_seen)  # where the run stands
         logged = run.train_time  # for target tokens per second
         net.train()
         while not run.should_stop():

@@ -18,7 +18,8 @@ def model(request):
 def log_prob(model, src_row: torch.Tensor, tokens: list[int]) -> float:
     """log p(y | x) by teacher forcing: the sum of the chosen words' log-probabilities."""
     y_in = torch.tensor([[1] + tokens[:-1]])
-    logits = model(src_row[None], y_in).log_softmax(-1)[0]
+    with torch.no_grad():
+        logits = model(src_row[None], y_in).log_softmax(-1)[0]
     return float(sum(logits[i, w] for i, w in enumerate(tokens)))
 
 
