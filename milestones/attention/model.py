@@ -143,9 +143,10 @@ class GRU(nn.Module):
         h = x.new_zeros(x.shape[0], self.hidden_size)  # h_0 = 0
         keep = mask[:, :, None].to(x.dtype)  # (B, S, 1)
         states = []
-        for t in range(x.shape[1]):
-            h_t = cell.step(gi[:, t], h)
-            h = h + keep[:, t] * (h_t - h)  # padding: the state passes through unchanged
+        # unbind, not gi[:, t]: the backward of S slices would fill S zero tensors of gi's size
+        for gi_t, keep_t in zip(gi.unbind(1), keep.unbind(1), strict=True):
+            h_t = cell.step(gi_t, h)
+            h = h + keep_t * (h_t - h)  # padding: the state passes through unchanged
             states.append(h)
         return torch.stack(states, dim=1) * keep  # (B, S, n), 0 at padding
 
@@ -290,8 +291,8 @@ class Decoder(nn.Module):
         Ey = self.embed(y_in)  # (B, T, m)
         gi_y = F.linear(Ey, self.cell.weight_ih[:, :self.embed_dim], self.cell.bias_ih)
         states, contexts, alphas = [], [], []
-        for i in range(y_in.shape[1]):
-            s, c, alpha = self.recur(gi_y[:, i], s, memory)
+        for gi_y_i in gi_y.unbind(1):  # (B, 3n) per target word
+            s, c, alpha = self.recur(gi_y_i, s, memory)
             states.append(s)
             contexts.append(c)
             alphas.append(alpha)
