@@ -312,6 +312,42 @@ def _transformer(length: int):
     return setup
 
 
+def _attention(length: int):
+    def setup(device: torch.device, dry: bool, batch: int) -> Setup:
+        from milestones.adam import AdaDelta
+        from milestones.attention import train as T
+        from milestones.attention.model import sentence_nll
+
+        cfg = T.smoke() if dry else T.paper()
+        vocab, n = cfg.src_vocab, 8 if dry else length
+        model = T.build_model(cfg, vocab, vocab).to(device)  # RNNsearch, App. A/B sizes
+        src = torch.randint(4, vocab, (batch, n), device=device)  # no padding, no specials
+        tgt = torch.randint(4, vocab, (batch, n + 1), device=device)
+
+        def loss(net: nn.Module) -> torch.Tensor:
+            return sentence_nll(net(src, tgt[:, :-1]), tgt[:, 1:])[0]
+
+        def optimizer(m: nn.Module, fused: bool) -> torch.optim.Optimizer:
+            return AdaDelta(m.parameters(), lr=1.0, rho=cfg.rho, eps=cfg.eps)  # App. B.2
+
+        return Setup(model, loss, optimizer, batch * n)
+
+    return setup
+
+
+def _adadelta_benches() -> tuple[OptimizerBench, ...]:
+    from milestones.adam import AdaDelta
+    from milestones.attention import rnnsearch, rnnsearch_tiny
+
+    kw = {"lr": 1.0, "rho": 0.95, "eps": 1e-6}
+    return (OptimizerBench(
+        "adadelta-rnnsearch", lambda dry: _meta_shapes(rnnsearch_tiny if dry else rnnsearch),
+        {"milestones.adam.AdaDelta foreach (train.py)": lambda ps: AdaDelta(ps, **kw),
+         "milestones.adam.AdaDelta per-tensor": lambda ps: AdaDelta(ps, **kw, foreach=False),
+         "torch.optim.Adadelta foreach": lambda ps: torch.optim.Adadelta(ps, **kw,
+                                                                         foreach=True)}),)
+
+
 def _sgd_benches(name: str, build: Callable[[], nn.Module], dry_build: Callable[[], nn.Module],
                  weight_decay: float) -> tuple[OptimizerBench, ...]:
     from milestones.adam import SGD
@@ -418,6 +454,13 @@ def specs() -> dict[str, Spec]:
                        "eval_every": 40, "eval_max_frames": 40, "log_every": 20,
                        "ckpt_every": 20},
             smoke_est_s=15, resume=True),
+        "attention": Spec(
+            workloads=(Workload("rnnsearch-50-wmt", "RNNsearch at the paper's size, 80 pairs x "
+                                "50 words a side (App. B.2), 30k-word vocabularies", "target "
+                                "words", _attention(50), 80, 4, reps=10, est_s=20, compile=False,
+                                note="a Python loop over 50 encoder and 50 decoder steps; "
+                                     "torch.compile is not timed (it would unroll them)"),),
+            optimizers=_adadelta_benches(), smoke_est_s=30),
         "transformer": Spec(
             # no smoke_dry: fewer steps leave a model that never emits EOS, and the final beam
             # search then decodes every test sentence to its length cap (slower, not faster)

@@ -4,8 +4,8 @@ r"""Decoding RNNsearch and RNNencdec: greedy and beam search, with the alignment
 probability" (§5 / Sutskever et al. 2014): each step extends each of the k live hypotheses by
 every word, keeps the k best partial translations by log p(y_1..y_t | x), and sets a hypothesis
 aside when it ends in EOS; a source is done when k hypotheses have ended or it reaches its
-length limit. The paper does not state k; we use 12 (``BEAM``), the width of the group's
-follow-up (Jean et al. 2015) with the same code base. Finished hypotheses are ranked by their
+length limit. The paper does not state k; we use 12 (``BEAM``; ``--beam`` in train.py).
+Finished hypotheses are ranked by their
 log-probability divided by their length (GroundHog's ``--normalize``; ``normalize=False`` ranks by
 log-probability alone, which favours short outputs).
 
