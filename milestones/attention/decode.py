@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from milestones.attention.model import EncoderDecoder
-from milestones.core.text import BOS_ID, EOS_ID
+from milestones.core.text import BOS_ID, EOS_ID, never_special
 
 BEAM = 12  # DEVIATION(D5): the paper does not give its beam width
 
@@ -40,13 +40,6 @@ def max_output_length(src: Tensor, pad_id: int, max_len: int | None = None) -> T
     return limit if max_len is None else limit.clamp(max=max_len)
 
 
-def _never(logits: Tensor, *ids: int) -> Tensor:
-    """PAD and BOS are never outputs (their log-probability -inf, not renormalised)."""
-    logits = logits.clone()
-    logits[..., list(ids)] = float("-inf")
-    return logits
-
-
 @torch.no_grad()
 def greedy_decode(model: EncoderDecoder, src: Tensor, *, bos_id: int = BOS_ID,
                   eos_id: int = EOS_ID, max_len: int | None = None) -> tuple[Tensor, Tensor]:
@@ -61,7 +54,7 @@ def greedy_decode(model: EncoderDecoder, src: Tensor, *, bos_id: int = BOS_ID,
     words, alphas = [], []
     for t in range(1, int(limit.max()) + 1):
         logits, s, alpha = model.decoder.step(y, s, memory)  # (B, K), (B, n), (B, S')
-        y = _never(logits, model.pad_id, bos_id).argmax(dim=-1).masked_fill(finished,
+        y = never_special(logits, model.pad_id, bos_id).argmax(dim=-1).masked_fill(finished,
                                                                              model.pad_id)
         words.append(y)
         alphas.append(alpha.masked_fill(finished[:, None], 0.0))
@@ -99,7 +92,7 @@ def beam_search(model: EncoderDecoder, src: Tensor, *, beam_size: int = BEAM,
 
     for t in range(1, max(limit) + 1):
         logits, s, alpha = model.decoder.step(ys[:, -1], s, memory)  # (B*k, K), _, (B*k, S)
-        log_p_next = _never(logits.float().log_softmax(dim=-1), model.pad_id, bos_id)
+        log_p_next = never_special(logits.float().log_softmax(dim=-1), model.pad_id, bos_id)
         history = torch.cat([history, alpha[:, None].float()], dim=1)  # (B*k, t, S)
         V = logits.shape[-1]
         # log p(y_1..y_t | x) = log p(y_1..y_{t-1} | x) + log p(y_t | y_<t, x)

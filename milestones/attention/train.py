@@ -34,7 +34,7 @@ from milestones.core import runtime
 from milestones.core.config import require
 from milestones.core.data import data_root, need
 from milestones.core.run import Run, RunConfig, Window, cli, launch
-from milestones.core.text import bleu, check_corpus_options, translation_scores
+from milestones.core.text import bleu, check_corpus_options, pad_rows, translation_scores
 
 
 @dataclasses.dataclass
@@ -189,27 +189,17 @@ def evaluate_loss(model: nn.Module, batches) -> dict[str, float]:
     return {"loss": nll / max(sentences, 1), "perplexity": math.exp(min(nll / max(words, 1), 50))}
 
 
-def pad_batch(rows: list[list[int]], device: torch.device) -> Tensor:
-    """(B, max length) LongTensor of ``rows``, PAD-padded."""
-    out = torch.full((len(rows), max(1, max(map(len, rows)))), D.PAD_ID, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, :len(row)] = torch.tensor(row, dtype=torch.long)
-    return out.to(device)
-
-
 @torch.no_grad()
 def translate(model: EncoderDecoder, tgt_tok, sources: list[list[int]], *, beam: int,
               device: torch.device, batch_size: int = 64, max_len: int | None = None
               ) -> tuple[list[str], list[Tensor]]:
     """Detokenised translations of ``sources`` (greedy when beam == 1) and each one's alignment
     alpha (output words, source words)."""
-    texts: list[str] = []
-    alignments: list[Tensor] = []
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))  # less padding
-    results: dict[int, tuple[str, Tensor]] = {}
+    results: dict[int, tuple[str, Tensor]] = {}  # by position in sources
     for lo in range(0, len(order), batch_size):
         idx = order[lo:lo + batch_size]
-        src = pad_batch([sources[i] for i in idx], device)
+        src = pad_rows([sources[i] for i in idx], device)
         if beam == 1:
             ids, alpha = greedy_decode(model, src, max_len=max_len)
             for j, i in enumerate(idx):
@@ -217,14 +207,12 @@ def translate(model: EncoderDecoder, tgt_tok, sources: list[list[int]], *, beam:
                 n = words.index(D.EOS_ID) + 1 if D.EOS_ID in words else len(words)
                 results[i] = (tgt_tok.decode(words[:n]), alpha[j, :n, :len(sources[i])].cpu())
         else:
-            for j, hyps in enumerate(beam_search(model, src, beam_size=beam, max_len=max_len)):
-                i = idx[j]
+            for i, hyps in zip(idx, beam_search(model, src, beam_size=beam, max_len=max_len),
+                               strict=True):
                 results[i] = (tgt_tok.decode(hyps[0].tokens),
                               hyps[0].alignment[:, :len(sources[i])])
-    for i in range(len(sources)):
-        texts.append(results[i][0])
-        alignments.append(results[i][1])
-    return texts, alignments
+    return [results[i][0] for i in range(len(sources))], [results[i][1] for i in
+                                                          range(len(sources))]
 
 
 # ---- training ------------------------------------------------------------------------------------
@@ -268,7 +256,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
             opt = Adam(model.parameters(), lr=cfg.lr or 1e-3)
         scaler = rt.grad_scaler()  # fp16 only
         progress = Progress()
-        window = Window("loss", "sentences", "words", "grad_norm", "steps", device=rt.device)
+        window = Window("loss", "sentences", "words", "grad_norm", device=rt.device)
         run.track(model=model, optimizer=opt, scaler=scaler, progress=progress, window=window)
         params = sum(p.numel() for p in model.parameters())
         run.start({"data": {"name": corpus.name, "source": corpus.source,
@@ -316,12 +304,12 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
             run.step += 1
             run.track_loss(loss.detach())
             window.add(loss=loss.detach() * src.shape[0], sentences=src.shape[0], words=n_words,
-                       grad_norm=grad_norm, steps=1)
+                       grad_norm=grad_norm)
             if run.step % cfg.log_every == 0:
                 run.check_finite()
                 w = window.flush()
                 run.log("train", loss=w["loss"] / w["sentences"],
-                        grad_norm=w["grad_norm"] / w["steps"],
+                        grad_norm=w["grad_norm"] / cfg.log_every,  # mean over the window
                         epoch=round(progress.batches_seen / per_epoch, 3),
                         target_words_per_s=round(w["words"] / max(run.train_time - logged,
                                                                   1e-9), 1))

@@ -606,6 +606,25 @@ class TokenBatches:
         ids = flat[at].long() if len(flat) else torch.zeros_like(at)
         return ids.masked_fill(~real, PAD_ID)
 
+def pad_rows(rows: list[list[int]], device: torch.device | str = "cpu") -> Tensor:
+    """The token id lists ``rows`` as one (B, longest) LongTensor on ``device``, PAD after each
+    (at least one column): a batch of sources to decode."""
+    out = torch.full((len(rows), max(1, max(map(len, rows), default=0))), PAD_ID,
+                     dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+    return out.to(device)
+
+
+def never_special(scores: Tensor, pad_id: int = PAD_ID, bos_id: int = BOS_ID) -> Tensor:
+    """PAD and BOS are never outputs: their logits or log-probabilities go to -inf (as fairseq
+    does, without renormalising: scores stay log P of the model). A trained model gives them ~0
+    probability anyway; an untrained one would otherwise emit them mid-sentence."""
+    scores = scores.clone()
+    scores[..., [pad_id, bos_id]] = float("-inf")
+    return scores
+
+
 # ---- BLEU ----------------------------------------------------------------------------------------
 
 def bleu(hypotheses: list[str], references: list[str]) -> tuple[float, str]:

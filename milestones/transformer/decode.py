@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from milestones.core.text import BOS_ID, EOS_ID
+from milestones.core.text import BOS_ID, EOS_ID, never_special
 from milestones.transformer.model import Transformer, padding_mask
 
 
@@ -48,15 +48,6 @@ def max_output_lengths(src: Tensor, pad_id: int, extra: int = 50, max_len: int |
     """§6.1: input length + 50 per source (padding not counted), optionally capped. (B,)."""
     limit = (src != pad_id).sum(dim=1) + extra
     return limit if max_len is None else limit.clamp(max=max_len)
-
-
-def never_special(scores: Tensor, pad_id: int, bos_id: int) -> Tensor:
-    """PAD and BOS are never outputs: their logits or log-probabilities go to -inf (as fairseq
-    does, without renormalising: scores stay log P of the model). A trained model gives them ~0
-    probability anyway; an untrained one would otherwise emit them mid-sentence."""
-    scores = scores.clone()
-    scores[..., [pad_id, bos_id]] = float("-inf")
-    return scores
 
 
 @torch.no_grad()

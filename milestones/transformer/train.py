@@ -32,7 +32,7 @@ from milestones.core.checkpoint import export_safetensors
 from milestones.core.config import require
 from milestones.core.data import data_root, need
 from milestones.core.run import Run, RunConfig, Window, cli, launch
-from milestones.core.text import bleu, check_corpus_options, translation_scores
+from milestones.core.text import bleu, check_corpus_options, pad_rows, translation_scores
 from milestones.transformer import data as D
 from milestones.transformer.decode import beam_search, greedy_decode
 from milestones.transformer.model import Transformer, label_smoothed_loss
@@ -227,11 +227,7 @@ def translate(model: Transformer, tok, pairs: list[tuple[list[int], list[int]]],
     model.eval()
     out: list[str] = []
     for i in range(0, len(pairs), batch_size):
-        srcs = [s for s, _ in pairs[i:i + batch_size]]
-        src = torch.full((len(srcs), max(map(len, srcs))), D.PAD_ID, dtype=torch.long)
-        for j, s in enumerate(srcs):
-            src[j, :len(s)] = torch.tensor(s)
-        src = src.to(device)
+        src = pad_rows([s for s, _ in pairs[i:i + batch_size]], device)
         if beam == 1:
             ids = greedy_decode(model, src, bos_id=D.BOS_ID, eos_id=D.EOS_ID).tolist()
         else:
