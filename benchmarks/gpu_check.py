@@ -335,6 +335,31 @@ def _attention(length: int):
     return setup
 
 
+def _dcgan(device: torch.device, dry: bool, batch: int) -> Setup:
+    from milestones.adam import Adam
+    from milestones.gan.model import dcgan64, dcgan_tiny, discriminator_loss, generator_loss
+
+    model = (dcgan_tiny(28, 1) if dry else dcgan64()).to(device)  # DCGAN Fig. 1, 64x64x3
+    s, c = (28, 1) if dry else (64, 3)
+    x = torch.rand(batch, c, s, s, device=device) * 2 - 1  # images in [-1, 1]
+
+    def loss(net: nn.Module) -> torch.Tensor:
+        # one iteration of Algorithm 1 (k = 1) as a single backward: D's loss on x and a
+        # detached G(z), plus G's non-saturating loss through D (train.py steps them apart)
+        z = net.sample_z(batch, device)
+        fake = net.generator(z)
+        d = discriminator_loss(net.discriminator(x).float(),
+                               net.discriminator(fake.detach()).float())
+        return d + generator_loss(net.discriminator(fake).float())
+
+    def optimizer(m: nn.Module, fused: bool) -> torch.optim.Optimizer:
+        if fused:
+            return torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
+        return Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999))  # DCGAN §4, as train.py
+
+    return Setup(model, loss, optimizer, batch)
+
+
 def _adadelta_benches() -> tuple[OptimizerBench, ...]:
     from milestones.adam import AdaDelta
     from milestones.attention import rnnsearch, rnnsearch_tiny
@@ -413,6 +438,7 @@ def specs() -> dict[str, Spec]:
     skips an item when fewer seconds than its guess are left."""
     from milestones.adam.model import ConvNet
     from milestones.alexnet import alexnet2012, convnet4_tiny
+    from milestones.gan import dcgan64, dcgan_tiny
     from milestones.resnet import resnet20, resnet50
     from milestones.transformer import transformer_base, transformer_tiny
 
@@ -461,6 +487,13 @@ def specs() -> dict[str, Spec]:
                                 note="a Python loop over 50 encoder and 50 decoder steps; "
                                      "torch.compile is not timed (it would unroll them)"),),
             optimizers=_adadelta_benches(), smoke_est_s=30),
+        "gan": Spec(
+            workloads=(Workload("dcgan64", "DCGAN Fig. 1: 128 images 3x64x64 and 128 z; D's "
+                                "step on both and G's step through D", "images", _dcgan, 128,
+                                4, compile_rank=4, fused="Adam"),),
+            optimizers=_adam_benches("adam-dcgan64", lambda dry: _meta_shapes(
+                (lambda: dcgan_tiny(28, 1)) if dry else dcgan64), betas=(0.5, 0.999)),
+            smoke_est_s=15),
         "transformer": Spec(
             # no smoke_dry: fewer steps leave a model that never emits EOS, and the final beam
             # search then decodes every test sentence to its length cap (slower, not faster)

@@ -356,8 +356,12 @@ def _lines(out: Path) -> int:
 def smoke_losses(out: Path) -> list[float]:
     from milestones.core.metrics import read_metrics
 
-    return [r["loss"] for r in read_metrics(out / "metrics.jsonl")
-            if r["split"] == "train" and isinstance(r.get("loss"), float)][:GOLDEN_LOSSES]
+    losses = []  # "loss", or where a loop has several (GAN: loss_d, loss_g) each of them
+    for r in read_metrics(out / "metrics.jsonl"):
+        if r["split"] == "train":
+            keys = ["loss"] if "loss" in r else sorted(k for k in r if k.startswith("loss_"))
+            losses += [r[k] for k in keys if isinstance(r.get(k), float)]
+    return losses[:GOLDEN_LOSSES]
 
 
 def check_golden(s: Subject, reference: Path) -> None:

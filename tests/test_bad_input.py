@@ -44,6 +44,18 @@ def corrupt(run: Path, how: str) -> None:
         last.mkdir()
 
 
+def image_folder(sizes: dict[str, tuple[int, int]]) -> Callable[[Path, Path], None]:
+    """<tmp>/faces: images of the given (width, height) by file name, directly in the folder."""
+    def write(tmp: Path, run: Path) -> None:
+        from PIL import Image
+
+        (tmp / "faces").mkdir()
+        for name, size in sizes.items():
+            Image.new("RGB", size).save(tmp / "faces" / name)
+
+    return write
+
+
 def cifar_folder(sizes: dict[str, tuple[int, int]], junk: str | None = None
                  ) -> Callable[[Path, Path], None]:
     """<tmp>/cifar: train/ and test/ with one image per CIFAR-10 class, of the sizes given by
@@ -133,6 +145,18 @@ CASES = {
     "--cpu-threads -3": Case("dqn", ["--cpu-threads", "-3"], "`cpu_threads`"),
     "no gymnasium installed": Case("dqn", [], "milestones[rl]", missing="gymnasium"),
     "no ale-py for an Atari game": Case("dqn", [], "milestones[rl]", missing="ale_py"),
+    "--k 0": Case("gan", ["--k", "0"], "`k`"),
+    "an empty image folder": Case("gan", ["--dataset", "folder", "--data-dir", "{tmp}/faces"],
+                                  "no images in it",
+                                  setup=lambda tmp, run: (tmp / "faces").mkdir()),
+    "images of mixed sizes": Case("gan", ["--dataset", "folder", "--data-dir", "{tmp}/faces"],
+                                  "64x64", setup=image_folder({"a.png": (64, 64),
+                                                               "b.png": (64, 80)})),
+    "--dataset folder without --data-dir": Case("gan", ["--dataset", "folder"],
+                                                 "no --data-dir given"),
+    "dcgan at a size it has no layers for": Case(
+        "gan", ["--dataset", "folder", "--data-dir", "{tmp}/faces", "--image-size", "48"],
+        "`image_size`", setup=image_folder({"a.png": (64, 64)})),
 }
 
 

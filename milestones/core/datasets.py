@@ -136,14 +136,17 @@ def load_cifar10(root: Path | None = None, download: bool = False,
 
 
 def load_image_folder(folder: Path, classes: tuple[str, ...], *, dataset: str = "image folder",
-                      size: tuple[int, int] | None = None, offline: str = OFFLINE) -> Split:
+                      size: tuple[int, int] | None = None, offline: str = OFFLINE,
+                      square: int | None = None) -> Split:
     """Every image under folder/<class>/, decoded to uint8 RGB: x (N, 3, H, W), y (N,).
 
     Every file in a class folder must be an image, and all of one size: ``size`` (H, W) when given
     (CIFAR-10: 32x32), else the first image's. A file that is not an image, or an image of another
     size, is a :class:`DataUnavailable` naming the file (and the image it differs from). Hidden
     files (names starting with a dot: .DS_Store, the ._* files macOS writes on foreign disks) are
-    skipped: the system puts them there, and they are not images.
+    skipped: the system puts them there, and they are not images. ``square``: after the size
+    check, each image is centre-cropped to a square and resized to ``square`` x ``square``
+    (DCGAN's faces: Resize 64 + CenterCrop 64), one at a time, so large folders fit in memory.
     """
     from PIL import Image
 
@@ -168,10 +171,21 @@ def load_image_folder(folder: Path, classes: tuple[str, ...], *, dataset: str = 
             if x.shape[:2] != first[1]:
                 why, how = _size_error(f, x.shape[:2], first, dataset, size)
                 raise DataUnavailable(dataset, [folder], how, offline, why)
-            xs.append(x)
+            xs.append(x if square is None else _square(x, square))
         ys += [label] * len(files)
     return Split(torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(),
                  torch.tensor(ys))
+
+
+def _square(x: np.ndarray, side: int) -> np.ndarray:
+    """The centre square of an (H, W, 3) image, resized to (side, side, 3), bilinear."""
+    from PIL import Image
+
+    h, w = x.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = Image.fromarray(x[top:top + s, left:left + s])
+    return np.asarray(crop.resize((side, side), Image.Resampling.BILINEAR))
 
 
 def _size_error(file: Path, hw: tuple[int, int], first: tuple[Path, tuple[int, int]],
