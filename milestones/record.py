@@ -85,7 +85,7 @@ def record_benchmark(name: str, args: list[str]) -> dict:
 
 def record_results(name: str, source: Path, target: Path) -> dict:
     results = json.loads((source / "results.json").read_text())
-    for path in [source / "results.md", *source.glob("*.png")]:
+    for path in [source / "results.md", *source.glob("*.png"), *source.glob("*.gif")]:
         shutil.copy2(path, target / path.name)
     return results
 

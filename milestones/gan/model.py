@@ -314,11 +314,11 @@ def gan_mnist(nz: int = 100, hidden: int = 1200, units: int = 240, pieces: int =
 
 
 def gan_mlp(shape: tuple[int, ...], nz: int = 100, hidden: int = 1200, units: int = 240,
-            pieces: int = 5, output: Output = "sigmoid",
-            data_mean: torch.Tensor | None = None) -> GAN:
+            pieces: int = 5, output: Output = "sigmoid", data_mean: torch.Tensor | None = None,
+            input_dropout: float = 0.2, dropout: float = 0.5) -> GAN:
     """The GAN's MLP pair for samples of any ``shape`` (2-D points: output "linear")."""
     g = MLPGenerator(nz, (hidden, hidden), shape, output=output)
-    d = MaxoutDiscriminator(math.prod(shape), (units, units), pieces)
+    d = MaxoutDiscriminator(math.prod(shape), (units, units), pieces, input_dropout, dropout)
     return init_gan(GAN(g, d), data_mean)
 
 

@@ -75,6 +75,10 @@ class Config(RunConfig):
     """gan: maxout units in each of D's two layers (mnist.yaml: 240)."""
     pieces: int = 5
     """gan: pieces per maxout unit (mnist.yaml: 5)."""
+    input_dropout: float = 0.2
+    """gan: dropout rate of D's input (mnist.yaml: include probability 0.8)."""
+    dropout: float = 0.5
+    """gan: dropout rate before D's other layers (mnist.yaml: include probability 0.5)."""
     width: int = 128
     """dcgan: filters of G's last hidden layer and D's first (Fig. 1: 128, doubling to 1024)."""
     kernel: Literal[4, 5] = 5
@@ -139,7 +143,7 @@ class Config(RunConfig):
         require(self.batch_size is None or self.batch_size > 0, self, "batch_size", "must be > 0")
         require(self.lr is None or self.lr > 0, self, "lr", "must be > 0")
         require(self.lr_decay >= 1, self, "lr_decay", "must be >= 1 (1: no decay)")
-        for field in ("momentum", "final_momentum", "beta1"):
+        for field in ("momentum", "final_momentum", "beta1", "input_dropout", "dropout"):
             require(0 <= getattr(self, field) < 1, self, field, "must be in [0, 1)")
         require(self.val_size > 0, self, "val_size", "must be > 0 (sigma is chosen on it)")
         require(self.train_size is None or self.train_size > self.val_size, self, "train_size",
@@ -192,11 +196,13 @@ def build_model(cfg: Config, data: GanData) -> GAN:
     shape = data.shape
     if data.points:
         if cfg.model == "gan":
-            return gan_mlp(shape, cfg.nz, cfg.hidden, cfg.units, cfg.pieces, output="linear")
+            return gan_mlp(shape, cfg.nz, cfg.hidden, cfg.units, cfg.pieces, output="linear",
+                           input_dropout=cfg.input_dropout, dropout=cfg.dropout)
         return dcgan_mlp(shape, cfg.nz, cfg.hidden)
     if cfg.model == "gan":  # the released code starts G's output bias at the mean pixel
         mean = data.train.x.float().mean(0) / 255
-        return gan_mlp(shape, cfg.nz, cfg.hidden, cfg.units, cfg.pieces, "sigmoid", mean)
+        return gan_mlp(shape, cfg.nz, cfg.hidden, cfg.units, cfg.pieces, "sigmoid", mean,
+                       cfg.input_dropout, cfg.dropout)
     if shape[1] != shape[2] or shape[1] not in (28, 32, 64):
         raise ConfigError("model", cfg.model, f"dcgan needs square 28, 32 or 64 pixel images; "
                           f"the data's are {shape[2]}x{shape[1]}")
