@@ -25,6 +25,15 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def torchrun_smoke(module: str, tmp_path: Path, *args: str, timeout: float = 300):
+    """``torchrun --standalone --nproc_per_node=2 -m <module> --preset smoke`` (gloo on CPU) with
+    the run in <tmp_path>/ddp and the data root <tmp_path>; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", module, "--preset", "smoke", "--out", str(tmp_path / "ddp"), "--data-root",
+         str(tmp_path), *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
 def randomize_batchnorm(model, shift: float) -> None:
     """Non-trivial BatchNorm statistics and affine parameters (running mean and bias in
     [-shift, shift], running variance and weight in [0.5, 1.5]), so eval mode is tested too."""

@@ -135,16 +135,10 @@ def test_ranges():
 def test_two_process_ddp_with_gloo(tmp_path):
     """torchrun with 2 gloo processes: each rank takes half of every minibatch, G's and D's
     gradients averaged; both ranks end with the same weights."""
-    import subprocess
-    import sys
-
     from milestones.core.metrics import read_metrics
-    from tests.conftest import REPO
+    from tests.conftest import torchrun_smoke
 
-    res = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "milestones.gan.train", "--preset", "smoke", "--out", str(tmp_path / "ddp"),
-         "--data-root", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    res = torchrun_smoke("milestones.gan.train", tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert read_metrics(tmp_path / "ddp" / "metrics.jsonl")[0]["world_size"] == 2
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
