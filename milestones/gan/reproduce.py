@@ -226,7 +226,8 @@ def table1_references(cfg: Config, run: T.Config) -> dict:
     g = torch.Generator().manual_seed(0)
     itself = train[torch.randperm(len(train), generator=g)[:n]]
     out = {"training set": E.parzen_estimate(itself, val, test, T.parzen_sigmas(data))}
-    w, mu, var = fit_gmm(train[:20_000], cfg.gmm_components)
+    w, mu, var = fit_gmm(train[torch.randperm(len(train), generator=g)[:20_000]],
+                         cfg.gmm_components)
     out[f"Gaussian mixture ({cfg.gmm_components} diagonal components, EM)"] = \
         E.parzen_estimate(sample_gmm(w, mu, var, n), val, test, T.parzen_sigmas(data))
     return {k: {key: v[key] for key in ("mean", "sem", "sigma", "n_samples", "n_test")}

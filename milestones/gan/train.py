@@ -273,8 +273,9 @@ def flat(x: torch.Tensor, output: str) -> torch.Tensor:
 
 
 def real_rows(split, n: int | None, output: str) -> torch.Tensor:
-    x = split.x[:n] if n else split.x
-    return flat(to_model(x, output), output)
+    """``n`` examples of ``split`` picked at random (a fixed seed; all for None) as (N, D) rows.
+    Random, not the first n: image folders (CIFAR-10's JPEGs) come sorted by class."""
+    return flat(to_model(split.subset(n).x, output), output)
 
 
 @dataclasses.dataclass
@@ -455,8 +456,9 @@ def fid_scores(model: GAN, data: GanData, cfg: Config, output: str,
     def features(x: torch.Tensor) -> torch.Tensor:  # x in G's range -> the net's [-1, 1]
         return E.extract_features(net, to_unit(x.float(), output).cpu() * 2 - 1)
 
-    test = features(to_model(data.test.x[:n], output))
-    train = features(to_model(data.train.x[:n], output))
+    # random subsets, not the first n: image folders come sorted by class
+    test = features(to_model(data.test.subset(n).x, output))
+    train = features(to_model(data.train.subset(n).x, output))
     with torch.random.fork_rng():  # the run's own RNG streams are left as they were
         torch.manual_seed(cfg.seed)
         untrained = build_model(cfg, data)  # the same init as the run's start

@@ -143,3 +143,14 @@ def test_two_process_ddp_with_gloo(tmp_path):
     assert read_metrics(tmp_path / "ddp" / "metrics.jsonl")[0]["world_size"] == 2
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["step"] == 8 and summary["stopped"] is None
+
+
+def test_evaluation_subsets_are_random_not_the_first_classes():
+    """Image folders come sorted by class: the validation and FID subsets must not be its first
+    classes."""
+    from milestones.core.datasets import Split
+
+    y = torch.arange(10).repeat_interleave(100)  # sorted by class, as an image folder
+    split = Split(torch.arange(1000)[:, None].float(), y)
+    rows = T.real_rows(split, 100, "linear")
+    assert len(set(y[rows[:, 0].long()].tolist())) == 10
