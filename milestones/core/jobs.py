@@ -196,8 +196,14 @@ def map_runs(fn: Callable[[R, int], Any], runs: list[R], jobs: int,
     """
     jobs = max(1, min(jobs, len(runs)))
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-    if jobs == 1:
-        return [fn(run, threads) for run in runs]
+    if jobs == 1:  # in this process: fn sets torch's threads, which must not outlive the call
+        import torch
+
+        before = torch.get_num_threads()
+        try:
+            return [fn(run, threads) for run in runs]
+        finally:
+            torch.set_num_threads(before)
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_exit_with,
                              initargs=(os.getpid(),)) as pool:
         return list(pool.map(fn, runs, [threads] * len(runs)))

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from milestones.core.jobs import finished_summary, map_runs
 
@@ -128,3 +129,16 @@ def test_map_runs_workers_exit_when_the_parent_is_killed(tmp_path):
             if (tmp_path / n).is_file() and (tmp_path / n).read_text():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int((tmp_path / n).read_text()), signal.SIGKILL)
+
+
+def _set_threads(x: int, threads: int) -> int:
+    torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def test_map_runs_in_this_process_leaves_torchs_threads_as_they_were():
+    """A reproduction's in-process runs set torch's threads; later runs in the same process (a
+    test suite's) must not inherit them: 1 thread and 2 sum in a different order."""
+    before = torch.get_num_threads()
+    assert map_runs(_set_threads, [1], jobs=1, threads=before + 1) == [before + 1]
+    assert torch.get_num_threads() == before
