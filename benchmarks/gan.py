@@ -61,7 +61,7 @@ def plain(cfg: T.Config, device: torch.device) -> float:
     torch.manual_seed(cfg.seed)  # as runtime.setup: the same init and the same z stream
     data = load_data(cfg.dataset, val_size=cfg.val_size, train_size=cfg.train_size,
                      test_size=cfg.test_size)
-    model = T.build_model(cfg, data).to(device)
+    model = T.initial_model(cfg, data).to(device)
     netG, netD = model.generator, model.discriminator
     criterion = nn.BCEWithLogitsLoss()
     optimizerD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))

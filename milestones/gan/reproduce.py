@@ -280,7 +280,7 @@ def features_claim(cfg: Config, run: T.Config) -> dict:
     trained = T.load_trained(run.out).discriminator
     with torch.random.fork_rng():
         torch.manual_seed(999)
-        untrained = T.build_model(run, data).discriminator
+        untrained = T.initial_model(run, data).discriminator
     train_x = torch.cat([data.train.x, data.val.x])  # every labelled training image
     train_y = torch.cat([data.train.y, data.val.y])
     classes = max(len(data.classes), int(train_y.max()) + 1)

@@ -191,22 +191,30 @@ def smoke() -> Config:
 PRESETS = {"paper": paper, "dcgan": dcgan_preset, "quick": quick, "smoke": smoke}
 
 
-def build_model(cfg: Config, data: GanData) -> GAN:
-    """The GAN pair for ``cfg`` and the data's sample shape (G's output range matches it)."""
-    shape = data.shape
-    if data.points:
+def build_model(cfg: Config, shape: tuple[int, ...],
+                data_mean: torch.Tensor | None = None) -> GAN:
+    """The GAN pair for ``cfg`` and one sample's ``shape`` ((2,) for points, (C, H, W) for
+    images); G's output range matches the data. ``data_mean``: the gan's mean pixel in [0, 1]
+    (the released code starts G's output bias there)."""
+    if len(shape) == 1:  # 2-D points
         if cfg.model == "gan":
             return gan_mlp(shape, cfg.nz, cfg.hidden, cfg.units, cfg.pieces, output="linear",
                            input_dropout=cfg.input_dropout, dropout=cfg.dropout)
         return dcgan_mlp(shape, cfg.nz, cfg.hidden)
-    if cfg.model == "gan":  # the released code starts G's output bias at the mean pixel
-        mean = data.train.x.float().mean(0) / 255
-        return gan_mlp(shape, cfg.nz, cfg.hidden, cfg.units, cfg.pieces, "sigmoid", mean,
+    if cfg.model == "gan":
+        return gan_mlp(shape, cfg.nz, cfg.hidden, cfg.units, cfg.pieces, "sigmoid", data_mean,
                        cfg.input_dropout, cfg.dropout)
     if shape[1] != shape[2] or shape[1] not in (28, 32, 64):
         raise ConfigError("model", cfg.model, f"dcgan needs square 28, 32 or 64 pixel images; "
                           f"the data's are {shape[2]}x{shape[1]}")
     return dcgan(shape[1], shape[0], cfg.width, cfg.nz, cfg.kernel)
+
+
+def initial_model(cfg: Config, data: GanData) -> GAN:
+    """:func:`build_model` for ``data``, initialised as a run starts (the gan's mean pixel)."""
+    gan_images = cfg.model == "gan" and not data.points
+    return build_model(cfg, data.shape, data.train.x.float().mean(0) / 255 if gan_images
+                       else None)
 
 
 def output_range(model: GAN) -> str:
@@ -222,21 +230,9 @@ def load_trained(run_dir: str | Path, which: str = "last") -> GAN:
     ckpt = load_checkpoint(Path(run_dir) / f"{which}.pt")
     saved = {k: tuple(v) if isinstance(v, list) else v for k, v in ckpt["config"].items()}
     cfg = dataclasses.replace(Config(), **saved)
-    shape = tuple(ckpt["shape"].tolist())
-    stub = GanData(*(_Stub(shape) for _ in range(3)), source="",
-                   centers=torch.zeros(1, 2) if len(shape) == 1 else None)
-    model = build_model(cfg, stub)
+    model = build_model(cfg, tuple(ckpt["shape"].tolist()))
     model.load_state_dict(ckpt["model"])
     return model.eval()
-
-
-@dataclasses.dataclass
-class _Stub:  # a split that only knows its sample shape (build_model's gan reads a mean pixel)
-    shape: tuple[int, ...]
-
-    @property
-    def x(self) -> torch.Tensor:
-        return torch.zeros(1, *self.shape, dtype=torch.uint8)
 
 
 def learning_rate(cfg: Config, step: int) -> float:
@@ -304,7 +300,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
         if len(batches) == 0:
             raise ConfigError("batch_size", cfg.m, "is larger than the training set")
 
-        model = build_model(cfg, data).to(rt.device)
+        model = initial_model(cfg, data).to(rt.device)
         output = output_range(model)
         G, D = model.generator, model.discriminator
         opt_d = make_optimizer(cfg, D.parameters())
@@ -461,7 +457,7 @@ def fid_scores(model: GAN, data: GanData, cfg: Config, output: str,
     train = features(to_model(data.train.subset(n).x, output))
     with torch.random.fork_rng():  # the run's own RNG streams are left as they were
         torch.manual_seed(cfg.seed)
-        untrained = build_model(cfg, data)  # the same init as the run's start
+        untrained = initial_model(cfg, data)  # the same init as the run's start
     g = torch.Generator().manual_seed(cfg.seed + 2)
     return {"fid": E.fid_from_features(features(samples), test),
             "fid_batch_stats": E.fid_from_features(features(batch_stat_samples(model, n, cfg.m)),
