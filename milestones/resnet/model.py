@@ -20,7 +20,9 @@ Implemented:
   downsampling, global average pooling, 10-way FC: 6n+2 layers. ResNet-20/32/44/56/110/1202
   (option A) and the matching plain nets (Table 6, Fig. 6).
 - §3.4 / Table 1 ImageNet nets: 7x7/2 stem + 3x3/2 max-pool, 4 stages, option B.
-  ResNet-18/34 (basic), ResNet-50/101/152 (bottleneck), plain-18/34 (Table 2).
+  ResNet-18/34 (basic), ResNet-50/101/152 (bottleneck), plain-18/34 (Table 2). ``stem="cifar"``
+  gives them a 3x3/1 stem without max-pool for 32x32 images (as SimCLR does on CIFAR-10), and
+  ``width`` narrows them.
 - ``stride_in_1x1``: the paper's bottleneck strides in its first 1x1 conv (v1, default);
   torchvision's "v1.5" strides in the 3x3. Parameter names follow torchvision, so
   ``resnet50(stride_in_1x1=False).load_state_dict(torchvision_resnet50.state_dict())`` gives the
@@ -243,9 +245,14 @@ IMAGENET_WIDTHS = (64, 128, 256, 512)
 
 
 def _imagenet(block: type[ResidualBlock], layers: tuple[int, ...], shortcut: Shortcut = "B",
-              num_classes: int = 1000, in_channels: int = 3, stride_in_1x1: bool = True) -> ResNet:
-    return ResNet(block, layers, IMAGENET_WIDTHS, "imagenet", shortcut, num_classes, in_channels,
-                  stride_in_1x1)
+              num_classes: int = 1000, in_channels: int = 3, stride_in_1x1: bool = True,
+              stem: Literal["cifar", "imagenet"] = "imagenet", width: int = 64) -> ResNet:
+    """``stem="cifar"``: a 3x3/1 first conv and no max-pool, for 32x32 images (SimCLR App. B.9:
+    "we replace the first 7x7 Conv of stride 2 with 3x3 Conv of stride 1, and also remove the
+    first max pooling operation"). ``width``: the first stage's filters (64 in the paper; stages
+    use width, 2, 4, 8 x width), for narrower nets on a CPU."""
+    widths = tuple(width * m for m in (1, 2, 4, 8))
+    return ResNet(block, layers, widths, stem, shortcut, num_classes, in_channels, stride_in_1x1)
 
 
 def resnet18(**kw) -> ResNet:

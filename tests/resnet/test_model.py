@@ -42,6 +42,22 @@ def test_imagenet_parameter_counts_match_torchvision(name, count):
     assert n_params(MODELS[name]()) == count
 
 
+def test_the_cifar_stem_of_the_imagenet_family():
+    """SimCLR App. B.9 on CIFAR-10: 3x3/1 first conv, no max-pool. The widely quoted size of a
+    CIFAR ResNet-18 (10 classes) is 11,173,962 parameters; the 7x7 stem's extra weights and the
+    1000-way FC make the difference to torchvision's 11,689,512."""
+    model = resnet18(stem="cifar", num_classes=10)
+    assert n_params(model) == 11_173_962
+    assert model.conv1.kernel_size == (3, 3) and model.conv1.stride == (1, 1)
+    assert isinstance(model.maxpool, torch.nn.Identity)
+    x = torch.randn(2, 3, 32, 32)
+    stages = model.layer4(model.layer3(model.layer2(model.layer1(model.bn1(model.conv1(x))))))
+    assert stages.shape == (2, 512, 4, 4)  # 32 -> 4: three stride-2 stages, no stem stride
+    half = resnet18(stem="cifar", width=32, num_classes=10)
+    assert half.fc.in_features == 256 and n_params(half) < n_params(model) / 3.5
+    assert resnet50(stem="cifar", num_classes=10).fc.in_features == 2048
+
+
 def test_plain_nets_have_the_same_weights_minus_projections():
     assert n_params(plain20()) == n_params(resnet20())  # option A adds no parameters
     assert n_params(plain34()) < n_params(MODELS["resnet34"]())  # option B's 1x1 projections
