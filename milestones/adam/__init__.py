@@ -8,6 +8,7 @@ Train: ``python -m milestones.adam.train --help``; the paper's four figures:
 """
 
 from milestones.adam.optim import (
+    LARS,
     OPTIMIZERS,
     SGD,
     AdaDelta,
@@ -16,6 +17,8 @@ from milestones.adam.optim import (
     AdaMax,
     AdamW,
     RMSProp,
+    lars_param_groups,
 )
 
-__all__ = ["OPTIMIZERS", "SGD", "AdaDelta", "AdaGrad", "AdaMax", "Adam", "AdamW", "RMSProp"]
+__all__ = ["LARS", "OPTIMIZERS", "SGD", "AdaDelta", "AdaGrad", "AdaMax", "Adam", "AdamW", "RMSProp",
+           "lars_param_groups"]

@@ -24,6 +24,7 @@ so a ``torch.optim`` state dict loads into the matching optimizer here, and back
 Also here, as what came after the paper and labelled so: AMSGrad (Reddi et al. 2018) and AdamW's
 decoupled weight decay (Loshchilov & Hutter 2017). And the paper's rivals: SGD with Nesterov
 momentum, AdaGrad (Duchi et al. 2011), RMSProp (Tieleman & Hinton 2012), AdaDelta (Zeiler 2012).
+Also what came after the paper: LARS (You et al. 2017), layer-wise trust ratios, as SimCLR uses it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.optim import Optimizer
 
 ParamsT = Iterable[Tensor] | Iterable[dict]
@@ -591,6 +592,113 @@ def adadelta_foreach(params, grads, square_avgs, acc_deltas, steps, *, lr, rho, 
         torch._foreach_mul_(d, rho)
         torch._foreach_addcmul_(d, delta, delta, 1 - rho)
         torch._foreach_add_(theta, delta, alpha=-lr)
+
+
+# ---- LARS (after the paper) ---------------------------------------------------------------------
+
+class LARS(_Optimizer):
+    r"""LARS, layer-wise adaptive rate scaling (You, Gitman & Ginsburg 2017, arXiv:1708.03888;
+    after the paper), as SimCLR (Chen et al. 2020, §2.2, App. B) trains with it: the
+    ``LARSOptimizer`` of SimCLR's TF code. Each parameter tensor $w$ (a "layer") gets its own
+    step size, a trust ratio times lr:
+
+        $g \leftarrow g + \lambda w$                                    (if the group decays)
+        $r = \eta \, \|w\|_2 / \|g\|_2$ if $\|w\| > 0$ and $\|g\| > 0$, else $1$   (if it adapts)
+        $v_t = \mu v_{t-1} + \alpha r \, g$,  $v_0 = 0$
+        $w_t = w_{t-1} - v_t$
+
+    ($r = 1$ in a group with ``adapt=False``.) The momentum form is the paper's code's: the lr
+    goes into the buffer. ``torch.optim.SGD`` keeps $b_t = \mu b_{t-1} + g$ and steps
+    $\alpha b_t$; the two agree while $\alpha$ is constant and differ when it changes between
+    steps, which SimCLR's warmup + cosine schedule does at every step: here a new lr scales only
+    the new gradient, not the whole accumulated velocity.
+
+    Args:
+        lr: $\alpha$, no default: SimCLR uses 0.3 × batch size / 256.
+        momentum: $\mu$ (0.9).
+        weight_decay: $\lambda$ (1e-6), an L2 term added to the gradient before the trust ratio.
+        eta: $\eta$, the trust coefficient (0.001).
+        adapt: use the trust ratio (True). Per group, like ``weight_decay``: SimCLR excludes
+            batch-norm parameters and biases from both; ``lars_param_groups`` builds the groups.
+        maximize: ascend instead of descend. foreach: None = the multi-tensor path where it runs.
+    """
+
+    state_keys = ("momentum_buffer",)
+
+    def __init__(self, params: ParamsT, lr: float, momentum: float = 0.9,
+                 weight_decay: float = 1e-6, eta: float = 1e-3, *, adapt: bool = True,
+                 maximize: bool = False, foreach: bool | None = None):
+        _require(lr >= 0, "LARS", "lr", lr, "the step size must be >= 0")
+        _require(0 <= momentum < 1, "LARS", "momentum", momentum, "must be in [0, 1)")
+        _require(weight_decay >= 0, "LARS", "weight_decay", weight_decay, "must be >= 0")
+        _require(eta > 0, "LARS", "eta", eta, "the trust coefficient must be > 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                      eta=eta, adapt=adapt, maximize=maximize, foreach=foreach))
+
+    def init_state(self, p: Tensor, group: dict) -> dict:
+        return {"momentum_buffer": torch.zeros_like(p, memory_format=torch.preserve_format)}
+
+    def update(self, group, params, grads, states, foreach):
+        (lars_foreach if foreach else lars_single)(
+            params, grads, states["momentum_buffer"], lr=group["lr"], momentum=group["momentum"],
+            weight_decay=group["weight_decay"], eta=group["eta"], adapt=group["adapt"],
+            maximize=group["maximize"])
+
+
+def lars_param_groups(module_or_named_params: nn.Module | Iterable[tuple[str, Tensor]],
+                      weight_decay: float) -> list[dict]:
+    """SimCLR's exclusions as two param groups for ``LARS``: tensors with ndim >= 2 (conv and
+    linear weights) decay and adapt; the rest (batch-norm weights and biases, every bias) get
+    ``weight_decay=0, adapt=False``, as SimCLR's ``exclude_from_weight_decay`` and
+    ``exclude_from_layer_adaptation = ['batch_normalization', 'bias']``. The rule is by shape,
+    not name, so any other 1-D or scalar parameter (a LayerNorm's, a temperature) is excluded
+    too. Takes a module or ``named_parameters()``; both groups are always returned."""
+    named = (module_or_named_params.named_parameters()
+             if isinstance(module_or_named_params, nn.Module) else module_or_named_params)
+    params = [p for _, p in named]
+    return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay,
+             "adapt": True},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "adapt": False}]
+
+
+def lars_single(params, grads, buffers, *, lr, momentum, weight_decay, eta, adapt,
+                maximize) -> None:
+    for i, w in enumerate(params):
+        g, v = grads[i], buffers[i]
+        g = -g if maximize else g
+        # g <- g + lambda w
+        if weight_decay:
+            g = g.add(w, alpha=weight_decay)
+        v.mul_(momentum)
+        if adapt:
+            # r = eta ||w|| / ||g|| if both norms are > 0, else 1 (a tensor: no device sync)
+            w_norm, g_norm = torch.linalg.vector_norm(w), torch.linalg.vector_norm(g)
+            trust = torch.where((w_norm > 0) & (g_norm > 0), eta * w_norm / g_norm, 1.0)
+            # v_t = mu v_{t-1} + alpha r g
+            v.addcmul_(g, lr * trust)
+        else:
+            # v_t = mu v_{t-1} + alpha g
+            v.add_(g, alpha=lr)
+        # w_t = w_{t-1} - v_t
+        w.sub_(v)
+
+
+def lars_foreach(params, grads, buffers, *, lr, momentum, weight_decay, eta, adapt,
+                 maximize) -> None:
+    for w, g, v in _by_device(params, grads, buffers):
+        if maximize:
+            g = torch._foreach_neg(g)
+        if weight_decay:
+            g = torch._foreach_add(g, w, alpha=weight_decay)
+        torch._foreach_mul_(v, momentum)
+        if adapt:  # every tensor's trust ratio in one vector
+            w_norm = torch.stack(torch._foreach_norm(w))
+            g_norm = torch.stack(torch._foreach_norm(g))
+            trust = torch.where((w_norm > 0) & (g_norm > 0), eta * w_norm / g_norm, 1.0)
+            torch._foreach_addcmul_(v, g, list((lr * trust).unbind()))
+        else:
+            torch._foreach_add_(v, g, alpha=lr)
+        torch._foreach_sub_(w, v)
 
 
 OPTIMIZERS = {"adam": Adam, "adamw": AdamW, "adamax": AdaMax, "sgd": SGD, "adagrad": AdaGrad,

@@ -9,7 +9,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from milestones.adam import SGD, AdaDelta, AdaGrad, Adam, AdaMax, AdamW, RMSProp
+from milestones.adam import (
+    LARS,
+    SGD,
+    AdaDelta,
+    AdaGrad,
+    Adam,
+    AdaMax,
+    AdamW,
+    RMSProp,
+    lars_param_groups,
+)
 
 CASES = {  # ours, torch's, hyper-parameters (several options at once where torch has them)
     "adam": (Adam, torch.optim.Adam, {}),
@@ -210,10 +220,186 @@ def test_parameters_without_gradients_are_left_alone():
     (lambda p: AdaGrad(p, lr=-1.0), "AdaGrad: invalid lr"),
     (lambda p: RMSProp(p, alpha=1.0), "alpha"),
     (lambda p: AdaDelta(p, rho=2.0), "rho"),
+    (lambda p: LARS(p, lr=-0.1), "LARS: invalid lr=-0.1"),
+    (lambda p: LARS(p, lr=0.1, momentum=1.0), "LARS: invalid momentum=1.0: must be in [0, 1)"),
+    (lambda p: LARS(p, lr=0.1, weight_decay=-1e-6), "LARS: invalid weight_decay=-1e-06"),
+    (lambda p: LARS(p, lr=0.1, eta=0.0), "LARS: invalid eta=0.0"),
 ])
 def test_bad_hyper_parameters_raise_clear_errors(make, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace(")", r"\)")):
         make(mlp().parameters())
+
+
+# ---- LARS (SimCLR's LARSOptimizer) -----------------------------------------------------------
+
+def conv_bn_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(4 * 4 * 4, 3))
+
+
+def lars_train(model: nn.Module, opt, steps: int, lrs=None):
+    """Steps on random 6x6 images; ``lrs[i]`` (one per group) set before step i, as a schedule."""
+    g = torch.Generator().manual_seed(0)
+    for i in range(steps):
+        x, y = torch.randn(8, 3, 6, 6, generator=g), torch.randint(0, 3, (8,), generator=g)
+        if lrs is not None:
+            for group in opt.param_groups:
+                group["lr"] = lrs[i]
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return opt
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_lars_per_tensor_and_foreach_paths_are_identical(maximize):
+    """Mixed groups (decay + adaptation, neither), a zero-initialised tensor, an lr that changes
+    every step: the two paths agree bit for bit, parameters and momentum buffers."""
+    a, b = conv_bn_net(), conv_bn_net()
+    for m in (a, b):
+        nn.init.zeros_(m[4].weight)  # ||w|| = 0 on the first step: trust ratio 1
+    lrs = [0.1 * (i + 1) for i in range(8)]
+    oa = lars_train(a, LARS(lars_param_groups(a, 1e-3), lr=0.1, eta=0.01, foreach=False,
+                            maximize=maximize), 8, lrs)
+    ob = lars_train(b, LARS(lars_param_groups(b, 1e-3), lr=0.1, eta=0.01, foreach=True,
+                            maximize=maximize), 8, lrs)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(oa.state[p]["momentum_buffer"], ob.state[q]["momentum_buffer"])
+    assert not torch.equal(a[4].weight, torch.zeros_like(a[4].weight))  # it did move
+
+
+@pytest.mark.parametrize("foreach", [False, True], ids=["per-tensor", "foreach"])
+def test_lars_two_steps_by_hand(foreach):
+    """The equations, computed with floats: the trust ratio with weight decay in the gradient,
+    ||w|| = 0 -> ratio 1, a zero gradient (no decay) -> ratio 1 and no step, momentum."""
+    lr, m, wd, eta = 0.5, 0.9, 0.1, 0.02
+    w1 = torch.tensor([3.0, 4.0], dtype=torch.float64, requires_grad=True)
+    w2 = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    w3 = torch.tensor([1.0, -1.0], dtype=torch.float64, requires_grad=True)
+    opt = LARS([{"params": [w1, w2]}, {"params": [w3], "weight_decay": 0.0}], lr=lr, momentum=m,
+               weight_decay=wd, eta=eta, foreach=foreach)
+    g1, g2 = [0.6, -0.8], [1.0, 2.0, 2.0]
+    w1.grad, w2.grad = torch.tensor(g1, dtype=torch.float64), torch.tensor(g2, dtype=torch.float64)
+    w3.grad = torch.zeros(2, dtype=torch.float64)
+    opt.step()
+
+    # w1: g = g1 + wd w1 = (0.9, -0.4); r = eta 5 / sqrt(0.97); v = lr r g
+    g = [g1[0] + wd * 3.0, g1[1] + wd * 4.0]
+    r = eta * 5.0 / math.hypot(*g)
+    v1 = [lr * r * x for x in g]
+    expected1 = [3.0 - v1[0], 4.0 - v1[1]]
+    assert torch.allclose(w1.detach(), torch.tensor(expected1, dtype=torch.float64), rtol=1e-12)
+    # w2: ||w|| = 0, so r = 1 (and wd w = 0): v = lr g
+    v2 = [lr * x for x in g2]
+    assert torch.allclose(w2.detach(), -torch.tensor(v2, dtype=torch.float64), rtol=1e-12)
+    # w3: ||g|| = 0, so r = 1 (not 0/0): nothing moves, nothing is NaN
+    assert torch.equal(w3.detach(), torch.tensor([1.0, -1.0], dtype=torch.float64))
+    assert torch.equal(opt.state[w3]["momentum_buffer"], torch.zeros(2, dtype=torch.float64))
+
+    # second step, same gradients: v_2 = m v_1 + lr r_2 g, r_2 from the new w1
+    opt.step()
+    g = [g1[0] + wd * expected1[0], g1[1] + wd * expected1[1]]
+    r = eta * math.hypot(*expected1) / math.hypot(*g)
+    v1 = [m * v + lr * r * x for v, x in zip(v1, g, strict=True)]
+    expected1 = [w - v for w, v in zip(expected1, v1, strict=True)]
+    assert torch.allclose(w1.detach(), torch.tensor(expected1, dtype=torch.float64), rtol=1e-12)
+    assert torch.allclose(opt.state[w1]["momentum_buffer"], torch.tensor(v1, dtype=torch.float64),
+                          rtol=1e-12)
+    # w2 is no longer zero: r_2 = eta ||w2|| / ||g2 + wd w2||
+    w2_1 = [-x for x in v2]
+    g = [x + wd * w for x, w in zip(g2, w2_1, strict=True)]
+    r = eta * math.hypot(*w2_1) / math.hypot(*g)
+    expected2 = [w - (m * v + lr * r * x) for w, v, x in zip(w2_1, v2, g, strict=True)]
+    assert torch.allclose(w2.detach(), torch.tensor(expected2, dtype=torch.float64), rtol=1e-12)
+
+
+def test_lars_first_step_has_size_lr_eta_norm_w():
+    """Without weight decay the adapted step is lr eta ||w|| g / ||g||: its size does not depend
+    on the gradient's scale (the point of the trust ratio)."""
+    for scale in (1e-6, 1.0, 1e6):
+        w = torch.tensor([3.0, 4.0], requires_grad=True)
+        opt = LARS([w], lr=2.0, weight_decay=0.0, eta=0.01)
+        w.grad = scale * torch.tensor([1.0, -1.0])
+        opt.step()
+        assert torch.linalg.vector_norm(w.detach() - torch.tensor([3.0, 4.0])).item() == \
+            pytest.approx(2.0 * 0.01 * 5.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("foreach", [False, True], ids=["per-tensor", "foreach"])
+def test_lars_excluded_group_is_plain_momentum_in_the_codes_form(foreach):
+    """adapt=False, weight_decay=0: v_t = m v_{t-1} + lr_t g_t, w -= v_t; a new lr scales only the
+    new gradient (torch.optim.SGD's form, w -= lr_t (m b + g), would give another answer)."""
+    w = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    opt = LARS([{"params": [w], "weight_decay": 0.0, "adapt": False}], lr=0.1, momentum=0.9,
+               weight_decay=0.5, foreach=foreach)
+    g1, g2 = torch.tensor([0.3, -0.1, 2.0]), torch.tensor([-1.0, 0.4, 0.2])
+    w.grad = g1
+    opt.step()
+    opt.param_groups[0]["lr"] = 0.3
+    w.grad = g2
+    opt.step()
+    w0 = torch.tensor([1.0, -2.0, 0.5])
+    v1 = 0.1 * g1
+    v2 = 0.9 * v1 + 0.3 * g2
+    assert torch.allclose(w.detach(), w0 - v1 - v2, atol=1e-7)
+    assert torch.allclose(opt.state[w]["momentum_buffer"], v2, atol=1e-7)
+    sgd_form = w0 - 0.1 * g1 - 0.3 * (0.9 * g1 + g2)
+    assert not torch.allclose(w.detach(), sgd_form, atol=1e-3)
+
+
+@pytest.mark.parametrize("foreach", [False, True], ids=["per-tensor", "foreach"])
+def test_lars_without_adaptation_or_decay_equals_torch_sgd_at_a_constant_lr(foreach):
+    a, b = mlp(), mlp()
+    train(a, LARS(a.parameters(), lr=0.05, momentum=0.9, weight_decay=0.0, adapt=False,
+                  foreach=foreach), steps=50)
+    train(b, torch.optim.SGD(b.parameters(), lr=0.05, momentum=0.9), steps=50)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(a[0].weight, mlp()[0].weight, atol=1e-3)  # it trained
+
+
+def test_lars_param_groups_excludes_batch_norm_and_biases():
+    net = conv_bn_net()
+    conv, bn, lin = net[0], net[1], net[4]
+    for source in (net, net.named_parameters()):
+        decay, rest = lars_param_groups(source, 1e-6)
+        assert {id(p) for p in decay["params"]} == {id(conv.weight), id(lin.weight)}
+        assert {id(p) for p in rest["params"]} == {id(conv.bias), id(bn.weight), id(bn.bias),
+                                                  id(lin.bias)}
+        assert (decay["weight_decay"], decay["adapt"]) == (1e-6, True)
+        assert (rest["weight_decay"], rest["adapt"]) == (0.0, False)
+    # the excluded BN weight steps by exactly lr g on the first step; the conv weight by a
+    # trust-ratio-scaled amount
+    opt = LARS(lars_param_groups(net, 1e-6), lr=0.3)
+    net(torch.randn(4, 3, 6, 6)).square().mean().backward()
+    before = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    grads = {"1.weight": bn.weight.grad.clone(), "0.weight": conv.weight.grad.clone()}
+    opt.step()
+    assert torch.allclose(bn.weight, before["1.weight"] - 0.3 * grads["1.weight"], atol=1e-7)
+    assert not torch.allclose(conv.weight, before["0.weight"] - 0.3 * grads["0.weight"],
+                              atol=1e-5)
+
+
+@pytest.mark.parametrize("foreach", [False, True], ids=["per-tensor", "foreach"])
+def test_lars_state_dict_round_trip_resumes_identically(foreach):
+    a, b = conv_bn_net(), conv_bn_net()
+
+    def make(model):
+        return LARS(lars_param_groups(model, 1e-4), lr=0.5, eta=0.01, foreach=foreach)
+
+    oa = lars_train(a, make(a), 5)
+    ob = lars_train(b, make(b), 5)
+    assert all(set(s) == {"momentum_buffer"} for s in oa.state.values())
+    fresh = make(a)
+    fresh.load_state_dict(copy.deepcopy(oa.state_dict()))
+    assert [g["adapt"] for g in fresh.param_groups] == [True, False]
+    lars_train(a, fresh, 5)  # both continue on the same 5 batches
+    lars_train(b, ob, 5)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q)
 
 
 def test_sparse_gradients_are_refused_clearly():
