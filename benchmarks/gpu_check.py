@@ -360,6 +360,45 @@ def _dcgan(device: torch.device, dry: bool, batch: int) -> Setup:
     return Setup(model, loss, optimizer, batch)
 
 
+def _simclr(device: torch.device, dry: bool, batch: int) -> Setup:
+    from milestones.simclr import train as T
+    from milestones.simclr.augment import augment
+    from milestones.simclr.model import nt_xent
+
+    cfg = T.smoke() if dry else T.paper()  # App. B.9: ResNet-50, CIFAR stem, tau 0.5
+    model = T.build_model(cfg, (3, 32, 32)).to(device)
+    x = torch.rand(batch, 3, 32, 32, device=device)  # CIFAR images in [0, 1]
+    aug = T.view_augmentation(cfg, 32)
+
+    def loss(net: nn.Module) -> torch.Tensor:
+        # Algorithm 1: two views of every image, augmented on the device, then NT-Xent (Eq. 1)
+        g = torch.Generator().manual_seed(0)
+        views = torch.cat([augment(x, aug, g), augment(x, aug, g)])
+        _, z = net(views)
+        return nt_xent(z.float(), cfg.temperature)
+
+    def optimizer(m: nn.Module, fused: bool) -> torch.optim.Optimizer:
+        return T.make_optimizer(cfg, [m], T.peak_lr(cfg))
+
+    return Setup(model, loss, optimizer, batch)
+
+
+def _lars_benches() -> tuple[OptimizerBench, ...]:
+    from milestones.adam import LARS
+    from milestones.simclr import simclr_resnet50, simclr_tiny
+
+    def shapes(dry: bool) -> list[tuple[int, ...]]:
+        return _meta_shapes(simclr_tiny if dry else lambda: simclr_resnet50(stem="cifar"))
+
+    kw = {"lr": 4.0, "momentum": 0.9, "weight_decay": 1e-6}
+    return (OptimizerBench(
+        "lars-simclr-resnet50", shapes,
+        {"torch.optim.SGD foreach (no trust ratio: the reference cost)":
+            lambda ps: torch.optim.SGD(ps, **kw, foreach=True),
+         "milestones.adam.LARS foreach": lambda ps: LARS(ps, **kw),
+         "milestones.adam.LARS per-tensor": lambda ps: LARS(ps, **kw, foreach=False)}),)
+
+
 def _adadelta_benches() -> tuple[OptimizerBench, ...]:
     from milestones.adam import AdaDelta
     from milestones.attention import rnnsearch, rnnsearch_tiny
@@ -494,6 +533,12 @@ def specs() -> dict[str, Spec]:
             optimizers=_adam_benches("adam-dcgan64", lambda dry: _meta_shapes(
                 (lambda: dcgan_tiny(28, 1)) if dry else dcgan64), betas=(0.5, 0.999)),
             smoke_est_s=15),
+        "simclr": Spec(
+            workloads=(Workload("simclr-resnet50-cifar", "App. B.9: 1024 CIFAR images 3x32x32, "
+                                "two views augmented on the device, ResNet-50 (CIFAR stem), "
+                                "NT-Xent", "images", _simclr, 1024, 8, reps=15, est_s=12,
+                                compile_est_s=90, compile_rank=4),),
+            optimizers=_lars_benches(), smoke_est_s=20),
         "transformer": Spec(
             # no smoke_dry: fewer steps leave a model that never emits EOS, and the final beam
             # search then decodes every test sentence to its length cap (slower, not faster)

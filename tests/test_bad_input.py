@@ -157,6 +157,14 @@ CASES = {
     "dcgan at a size it has no layers for": Case(
         "gan", ["--dataset", "folder", "--data-dir", "{tmp}/faces", "--image-size", "48"],
         "`image_size`", setup=image_folder({"a.png": (64, 64)})),
+    "--temperature 0": Case("simclr", ["--temperature", "0"], "`temperature`"),
+    "a batch of one image": Case("simclr", ["--batch-size", "1"], "`batch_size`"),
+    "an empty image folder for SimCLR": Case(
+        "simclr", ["--dataset", "folder", "--data-dir", "{tmp}/stl"], "no class folders",
+        setup=lambda tmp, run: [(tmp / "stl" / s).mkdir(parents=True) for s in ("train",
+                                                                                 "test")]),
+    "an unknown augmentation": Case("simclr", ["--augmentations", "crop", "jpeg"],
+                                    "`augmentations`"),
 }
 
 

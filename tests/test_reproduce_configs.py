@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import run_cli
 
-REPRODUCE = ["resnet", "adam", "dqn", "transformer", "alexnet", "attention", "gan"]
+REPRODUCE = ["resnet", "adam", "dqn", "transformer", "alexnet", "attention", "gan", "simclr"]
 
 
 def field_docs(cls) -> dict[str, str]:
