@@ -63,7 +63,8 @@ def tree_copy(dest: Path) -> None:
 def pytest(root: Path, tests: list[str]) -> int:
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                           *tests], cwd=root, env=env, capture_output=True).returncode
+                           "-m", "slow or not slow", *tests],  # the named tests, slow ones too
+                          cwd=root, env=env, capture_output=True).returncode
 
 
 def run(name: str) -> str:

@@ -12,6 +12,7 @@ from milestones.adam import reproduce as R
 from tests.conftest import run_cli
 
 
+@pytest.mark.slow
 def test_reproduce_smoke_writes_every_figure(tmp_path):
     res = run_cli("-m", "milestones.adam.reproduce", "--preset", "smoke", "--out", str(tmp_path))
     assert res.returncode == 0, res.stderr[-3000:]

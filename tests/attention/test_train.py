@@ -82,6 +82,7 @@ def test_an_unknown_model_is_one_message_and_exit_2(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_entry_points(tmp_path):
     from milestones.attention.data import synthetic_corpus
     from tests.conftest import run_cli

@@ -42,6 +42,7 @@ def test_shortcuts_let_a_deep_net_fit_a_batch_its_plain_twin_cannot(seed):
     assert fit_one_batch(plain=True, seed=seed) > 1.0
 
 
+@pytest.mark.slow
 def test_learns_the_built_in_shapes(tmp_path):
     """train.main, a quarter-width ResNet-32, 300 steps on 4,000 images: 0.565 test error
     (chance: 0.9). The same run scores 0.886 with the plain-32 net and 0.668 with ResNet-8 at a

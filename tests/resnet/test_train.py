@@ -183,6 +183,7 @@ def test_bf16_autocast_path(tmp_path):
     assert summary["step"] == 8 and summary["final_test_loss"] < 10
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,
                     reason="torch.compile's CPU backend needs a C++ compiler")
 def test_compile_path_trains_as_the_eager_model_does(tmp_path):
