@@ -2,6 +2,9 @@
 results."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +66,20 @@ def test_claims_read_the_numbers():
     assert not c["Fig. 8: non-linear head > linear head > no head"]  # none beat linear here
     assert c["Table 5: with l2 normalisation, an intermediate tau (0.1 or 0.5) is best"]
     assert c["pre-training beats a random encoder in linear evaluation"]
+
+
+def test_benchmark_quick_compares_the_same_work():
+    """The two losses agree on the same z; the SimCLR step does more work than the supervised
+    one (two views and the head: about twice the encoder passes); the ratios are medians inside
+    their quartiles."""
+    repo = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, "benchmarks/simclr.py", "--quick", "--reps", "3"],
+                         cwd=repo, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    result = json.loads(res.stdout[res.stdout.index("{"):])
+    assert result["nt_xent"]["same_value"]
+    step = result["step"]
+    assert step["ratio_iqr"][0] <= step["ratio"] <= step["ratio_iqr"][1]
+    assert 1.2 < step["ratio"] < 4, step
+    aug = result["augmentation"]
+    assert aug["ours_images_per_s"] > 0 and aug["torchvision_images_per_s"] > 0
