@@ -44,11 +44,16 @@ def load_data(dataset: str, *, data_dir: str | None = None, root: str | None = N
 
 
 def load_cifar100(root: Path, download: bool) -> tuple[Split, Split, tuple[str, ...], str]:
-    """CIFAR-100 (50k / 10k, 100 fine labels) from torchvision's files in ``root``."""
+    """CIFAR-100 (50k / 10k, 100 fine labels) from torchvision's files in ``root``, or from an
+    image folder there (train/<class>/*, test/<class>/*)."""
     how = (f"add --download to fetch it with torchvision into {root} (161 MB), or put "
-           "torchvision's cifar-100-python/ folder there")
+           "torchvision's cifar-100-python/ folder (or train/<class>/, test/<class>/ images) "
+           "there")
+    if not (root / "cifar-100-python").is_dir() and (root / "train").is_dir() and not download:
+        return load_folder(root)
     if not ((root / "cifar-100-python").is_dir() or download):
-        raise DataUnavailable("cifar100", [root / "cifar-100-python"], how, OFFLINE)
+        raise DataUnavailable("cifar100", [root / "cifar-100-python", root / "train"], how,
+                              OFFLINE)
     from torchvision.datasets import CIFAR100
 
     try:

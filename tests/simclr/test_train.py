@@ -106,6 +106,14 @@ def test_a_folder_without_train_and_test_is_refused(tmp_path):
         D.load_data("folder", data_dir=str(tmp_path))
 
 
+def test_cifar100_from_an_image_folder(tmp_path):
+    from tests.conftest import make_image_folder
+
+    make_image_folder(tmp_path / "c100", ("apple", "bear", "cloud"), 3)
+    data = D.load_data("cifar100", data_dir=str(tmp_path / "c100"), val_size=1)
+    assert data.classes == ("apple", "bear", "cloud") and data.train.x.shape[1:] == (3, 32, 32)
+
+
 def test_cifar100_without_its_files_says_how_to_get_them(tmp_path):
     with pytest.raises(DataUnavailable, match="--download"):
         D.load_data("cifar100", root=str(tmp_path))
