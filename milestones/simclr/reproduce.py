@@ -240,9 +240,11 @@ def head_results(runs: dict, summaries: dict) -> dict:
 
 
 def temperature_results(runs: dict, summaries: dict) -> dict:
+    """Per setting the final numbers, or ``diverged`` (the step the loss or the weights became
+    non-finite: without normalisation z^T z / tau is unbounded)."""
     return {f"{'l2 norm' if norm else 'no l2 norm'}, tau {tau:g}": {
-        "temperature": tau, "normalize": norm, **_metrics(summaries[run.out])}
-        for (tau, norm), run in runs.items()}
+        "temperature": tau, "normalize": norm, "diverged": summaries[run.out].get("diverged"),
+        **_metrics(summaries[run.out])} for (tau, norm), run in runs.items()}
 
 
 def baseline_results(runs: dict, summaries: dict) -> dict:
@@ -278,8 +280,10 @@ def claims(r: dict) -> dict:
             lin["nonlinear"] > lin["linear"] > lin["none"])
     t = r.get("temperature")
     if t:
-        norm = {v["temperature"]: v["linear_accuracy"] for v in t.values() if v["normalize"]}
-        raw = [v["linear_accuracy"] for v in t.values() if not v["normalize"]]
+        norm = {v["temperature"]: v["linear_accuracy"] for v in t.values()
+                if v["normalize"] and v["linear_accuracy"] is not None}
+        # a run that diverged counts as chance-free zero: it learned no representation
+        raw = [v["linear_accuracy"] or 0.0 for v in t.values() if not v["normalize"]]
         c["Table 5: with l2 normalisation, an intermediate tau (0.1 or 0.5) is best"] = max(
             norm, key=norm.get) in (0.1, 0.5)
         c["Table 5: the best normalised run beats every unnormalised one"] = max(
@@ -430,7 +434,11 @@ def markdown(cfg: Config, r: dict) -> str:
         lines += ["## Table 5: temperature and l2 normalisation (seed 0)", "",
                   "| setting | linear | k-NN |", "|---|---|---|"]
         for name, v in t.items():
-            lines.append(f"| {name} | {pct(v['linear_accuracy'])} | {pct(v['knn_accuracy'])} |")
+            if v["diverged"]:
+                lines.append(f"| {name} | diverged ({v['diverged'].split(';')[0]}) | - |")
+            else:
+                lines.append(f"| {name} | {pct(v['linear_accuracy'])} | "
+                             f"{pct(v['knn_accuracy'])} |")
         lines += ["", f"Paper (ImageNet): {PAPER['table5']}.", ""]
     b = r.get("baselines")
     if b:

@@ -53,7 +53,9 @@ def test_claims_read_the_numbers():
          "temperature": {"a": {"temperature": 0.5, "normalize": True, "linear_accuracy": 0.5},
                          "b": {"temperature": 1.0, "normalize": True, "linear_accuracy": 0.4},
                          "c": {"temperature": 0.5, "normalize": False,
-                               "linear_accuracy": 0.45}},
+                               "linear_accuracy": 0.45},
+                         "d": {"temperature": 0.1, "normalize": False,
+                               "linear_accuracy": None, "diverged": "the loss is nan"}},
          "baselines": {"simclr": {"linear_accuracy": stat(0.5),
                                   "random_linear_accuracy": stat(0.3)},
                        "supervised": {"supervised_accuracy": stat(0.6)}}}
@@ -62,4 +64,5 @@ def test_claims_read_the_numbers():
     assert c["§4.2: h beats z (non-linear head)"] and not c["§4.2: h beats z (linear head)"]
     assert not c["Fig. 8: non-linear head > linear head > no head"]  # none beat linear here
     assert c["Table 5: with l2 normalisation, an intermediate tau (0.1 or 0.5) is best"]
+    assert c["Table 5: the best normalised run beats every unnormalised one"]
     assert c["pre-training beats a random encoder in linear evaluation"]
