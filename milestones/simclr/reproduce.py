@@ -15,6 +15,8 @@ features and by k-NN (train/test split of CIFAR-10, 10 classes):
    without normalising z.
 4. Contrastive pre-training against a randomly initialised encoder (the same evaluation) and the
    supervised baseline (the same encoder, augmentation and budget, trained with labels), 3 seeds.
+5. §6 / Table 7 in miniature, semi-supervised: the pre-trained encoders of claim 4 and randomly
+   initialised ones fine-tuned on 1% and 10% of the training labels (class-balanced), 3 seeds.
 Plus a PCA picture of the learned representation coloured by class.
 
 Writes results.md, results.json and the figures beside the paper's numbers.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import time
 from pathlib import Path
 
@@ -36,9 +39,11 @@ from milestones.core.report import fmt, over_seeds, totals, write_results
 from milestones.core.run import cli
 from milestones.simclr import evaluate as E
 from milestones.simclr import train as T
-from milestones.simclr.data import load_data
+from milestones.simclr.augment import Augmentation, augment
+from milestones.simclr.data import labelled_fraction, load_data
 
-PARTS = ("augmentations", "head", "temperature", "baselines")
+PARTS = ("augmentations", "head", "temperature", "baselines", "finetune")
+FRACTIONS = (0.01, 0.1)
 FIG5_OPS = ("crop", "cutout", "color", "sobel", "noise", "blur", "rotate")
 TEMPERATURES = (0.05, 0.1, 0.5, 1.0)
 HEADS = ("nonlinear", "linear", "none")
@@ -66,7 +71,8 @@ class Config(ReproduceConfig):
     """cpu (the real CIFAR-10 on 2 cores), smoke (seconds, for tests)."""
     out: str = "runs/simclr/reproduce"
     parts: tuple[str, ...] = PARTS
-    """Which of augmentations, head, temperature, baselines."""
+    """Which of augmentations, head, temperature, baselines, finetune (fine-tunes baselines'
+    pre-trained encoders: give both)."""
     cifar_dir: str | None = None
     """CIFAR-10's folder (torchvision's files, or train/<class>/*, test/<class>/* images);
     default <data root>/cifar10."""
@@ -87,16 +93,20 @@ class Config(ReproduceConfig):
     lr: float = 4.0
     """LARS base learning rate (x B/256) of every run: the quick preset's (App. B.9's 1.0 moves
     too little in a few hundred steps)."""
+    fine_tune_steps: int = 300
+    """Updates of each fine-tuning (batch 256, or every labelled image when fewer)."""
     fig5_ops: tuple[str, ...] = ("crop", "cutout", "color", "blur")
     """The operations of the Fig. 5 grid (every single one and every ordered pair)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(set(self.parts) <= set(PARTS), self, "parts", f"choose from {', '.join(PARTS)}")
+        require("finetune" not in self.parts or "baselines" in self.parts, self, "parts",
+                "finetune uses the baselines part's runs: give both")
         require(set(self.fig5_ops) <= set(FIG5_OPS) and len(self.fig5_ops) >= 2, self,
                 "fig5_ops", f"at least two of {', '.join(FIG5_OPS)}")
         for field in ("train_size", "val_size", "test_size", "width", "epochs", "batch_size",
-                      "lr"):
+                      "lr", "fine_tune_steps"):
             require(getattr(self, field) > 0, self, field, "must be > 0")
         require(self.train_size > self.val_size + self.batch_size, self, "train_size",
                 "must exceed --val-size by at least one batch")
@@ -108,7 +118,8 @@ def cpu() -> Config:
 
 def smoke() -> Config:
     return Config(preset="smoke", seeds=(0,), jobs=1, fig5_ops=("crop", "color"),
-                  train_size=200, val_size=40, test_size=40, width=4, epochs=1, batch_size=32)
+                  train_size=200, val_size=40, test_size=40, width=4, epochs=1, batch_size=32,
+                  fine_tune_steps=2)
 
 
 PRESETS = {"cpu": cpu, "smoke": smoke}
@@ -137,6 +148,32 @@ def _train(run: T.Config, threads: int) -> dict:
     torch.set_num_threads(threads)
     return train_or_reuse(T.main, run, lambda s: s["stopped"] is None and "linear" in s,
                           divergence=True)
+
+
+def _fine_tune(job: tuple[T.Config, float, bool, int], threads: int) -> dict:
+    """§6: fine-tune a run's pre-trained encoder (or a randomly initialised one, the same
+    architecture and seed) on ``fraction`` of its training labels; the result is kept in the
+    run's folder and reused."""
+    run, fraction, pretrained, steps = job
+    path = Path(run.out) / f"fine-tune-{fraction:g}-{'pretrained' if pretrained else 'random'}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    torch.set_num_threads(threads)
+    data = load_data(run.dataset, data_dir=run.data_dir, root=run.data_root,
+                     val_size=run.val_size, train_size=run.train_size, test_size=run.test_size)
+    if pretrained:
+        model = T.load_trained(run.out)
+    else:
+        torch.manual_seed(run.seed)
+        model = T.build_model(run, tuple(data.train.x.shape[1:]))
+    aug = Augmentation(size=data.train.x.shape[-1], ops=("crop",), flip=True)
+    labelled = labelled_fraction(data.train, fraction, seed=run.seed)
+    result = E.fine_tune(model.encoder.train(), model.dim_h, labelled, data.test,
+                         len(data.classes), steps=steps, seed=run.seed,
+                         augment=lambda x, g: augment(x, aug, g))
+    result.update(seed=run.seed, fraction=fraction, pretrained=pretrained)
+    path.write_text(json.dumps(result) + "\n")
+    return result
 
 
 def plan(cfg: Config) -> dict[str, dict]:
@@ -178,6 +215,11 @@ def main(cfg: Config) -> dict:
     print(f"reproduce: {len(todo)} runs, {cfg.jobs} at a time")
     summaries = dict(zip([r.out for r in todo], map_runs(_train, todo, cfg.jobs, threads=1),
                          strict=True))
+    tuned = []
+    if "finetune" in cfg.parts:
+        jobs = [(run, f, pre, cfg.fine_tune_steps) for (obj, _), run in parts["baselines"].items()
+                if obj == "simclr" for f in FRACTIONS for pre in (True, False)]
+        tuned = map_runs(_fine_tune, jobs, cfg.jobs, threads=1)
     results: dict = {"config": dataclasses.asdict(cfg), "paper": PAPER,
                      "setup": setup(cfg, next(iter(unique.values())), summaries)}
     if "augmentations" in parts:
@@ -192,6 +234,8 @@ def main(cfg: Config) -> dict:
         results["baselines"] = baseline_results(parts["baselines"], summaries)
         plot_pca(parts["baselines"][("simclr", cfg.seeds[0])], cfg, out / "pca-features.png")
         plot_curves(parts["baselines"], out / "fig-training.png")
+    if tuned:
+        results["finetune"] = finetune_results(tuned)
     results["claims"] = claims(results)
     results.update(totals(summaries.values(), t0))
     write_results(out, results, markdown(cfg, results))
@@ -259,6 +303,19 @@ def baseline_results(runs: dict, summaries: dict) -> dict:
                                                            "linear_accuracy", "knn_accuracy"))}}
 
 
+def finetune_results(tuned: list[dict]) -> dict:
+    res = {}
+    for fraction in FRACTIONS:
+        entry = {}
+        for pre in (True, False):
+            runs = [t for t in tuned if t["fraction"] == fraction and t["pretrained"] == pre]
+            entry["pretrained" if pre else "random"] = {
+                "runs": runs, "labelled": runs[0]["labelled"],
+                **over_seeds(runs, ("test_accuracy",))}
+        res[f"{fraction:g}"] = entry
+    return res
+
+
 def claims(r: dict) -> dict:
     """Each claim checked on the numbers (absent where its part did not run)."""
     c: dict = {}
@@ -295,6 +352,12 @@ def claims(r: dict) -> dict:
             s["linear_accuracy"]["mean"] > s["random_linear_accuracy"]["mean"])
         c["the supervised baseline (same budget) beats SimCLR's linear evaluation"] = (
             b["supervised"]["supervised_accuracy"]["mean"] > s["linear_accuracy"]["mean"])
+    f = r.get("finetune")
+    if f:
+        for fraction, e in f.items():
+            c[f"§6: fine-tuned on {100 * float(fraction):g}% of the labels, the pre-trained "
+              "encoder beats a randomly initialised one"] = (
+                e["pretrained"]["test_accuracy"]["mean"] > e["random"]["test_accuracy"]["mean"])
     return c
 
 
@@ -452,6 +515,15 @@ def markdown(cfg: Config, r: dict) -> str:
                   f"| supervised, same budget (its own classifier) | "
                   f"{pct_stat(sup.get('supervised_accuracy'))} | "
                   f"{pct_stat(sup.get('knn_accuracy'))} |", ""]
+    f = r.get("finetune")
+    if f:
+        lines += ["## §6: fine-tuning on a fraction of the labels (mean ± std over seeds)", "",
+                  "| labels | pre-trained encoder | random initialisation |", "|---|---|---|"]
+        for fraction, e in f.items():
+            lines.append(f"| {100 * float(fraction):g}% ({e['pretrained']['labelled']} images) "
+                         f"| {pct_stat(e['pretrained'].get('test_accuracy'))} | "
+                         f"{pct_stat(e['random'].get('test_accuracy'))} |")
+        lines.append("")
     lines += ["## Claims", ""] + [f"- {'yes' if ok else 'NO'}: {claim}"
                                    for claim, ok in r["claims"].items()]
     return "\n".join(lines) + "\n"

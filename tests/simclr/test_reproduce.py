@@ -16,8 +16,11 @@ def test_the_smoke_reproduction_writes_every_table_and_figure(tmp_path):
     R.main(cfg)
     out = tmp_path / "rep"
     results = json.loads((out / "results.json").read_text())
-    assert {"augmentations", "head", "temperature", "baselines", "claims"} <= set(results)
-    assert len(results["claims"]) == 9
+    assert {"augmentations", "head", "temperature", "baselines", "finetune",
+            "claims"} <= set(results)
+    assert len(results["claims"]) == 11
+    assert set(results["finetune"]) == {"0.01", "0.1"}
+    assert (out / "runs" / "default-s0" / "fine-tune-0.1-random.json").is_file()
     for name in ("fig5-augmentations.png", "fig8-head.png", "pca-features.png",
                  "fig-training.png", "results.md"):
         assert (out / name).is_file(), name
