@@ -35,7 +35,7 @@ import torch
 from milestones.core.config import require
 from milestones.core.jobs import ReproduceConfig, map_runs, prepare, train_or_reuse
 from milestones.core.metrics import read_metrics
-from milestones.core.report import fmt, over_seeds, totals, write_results
+from milestones.core.report import fmt, over_seeds, paired_difference, totals, write_results
 from milestones.core.run import cli
 from milestones.simclr import evaluate as E
 from milestones.simclr import train as T
@@ -312,6 +312,9 @@ def finetune_results(tuned: list[dict]) -> dict:
             entry["pretrained" if pre else "random"] = {
                 "runs": runs, "labelled": runs[0]["labelled"],
                 **over_seeds(runs, ("test_accuracy",))}
+        # pre-trained minus random, paired by seed: is the gain told apart from the noise?
+        entry["difference"] = paired_difference(entry["pretrained"]["runs"],
+                                                entry["random"]["runs"], "test_accuracy")
         res[f"{fraction:g}"] = entry
     return res
 
@@ -355,9 +358,10 @@ def claims(r: dict) -> dict:
     f = r.get("finetune")
     if f:
         for fraction, e in f.items():
+            d = e["difference"]
             c[f"§6: fine-tuned on {100 * float(fraction):g}% of the labels, the pre-trained "
-              "encoder beats a randomly initialised one"] = (
-                e["pretrained"]["test_accuracy"]["mean"] > e["random"]["test_accuracy"]["mean"])
+              "encoder beats a randomly initialised one (paired over seeds, the 95% interval "
+              "excludes 0)"] = bool(d and d["mean"] > 0 and d["resolved"])
     return c
 
 
@@ -518,11 +522,15 @@ def markdown(cfg: Config, r: dict) -> str:
     f = r.get("finetune")
     if f:
         lines += ["## §6: fine-tuning on a fraction of the labels (mean ± std over seeds)", "",
-                  "| labels | pre-trained encoder | random initialisation |", "|---|---|---|"]
+                  "| labels | pre-trained encoder | random initialisation | difference (95% "
+                  "interval) |", "|---|---|---|---|"]
         for fraction, e in f.items():
+            d = e["difference"]
+            diff = "-" if not d else (f"{100 * d['mean']:+.1f} ± {100 * d['ci95']:.1f}"
+                                      if d["ci95"] is not None else f"{100 * d['mean']:+.1f}")
             lines.append(f"| {100 * float(fraction):g}% ({e['pretrained']['labelled']} images) "
                          f"| {pct_stat(e['pretrained'].get('test_accuracy'))} | "
-                         f"{pct_stat(e['random'].get('test_accuracy'))} |")
+                         f"{pct_stat(e['random'].get('test_accuracy'))} | {diff} |")
         lines.append("")
     lines += ["## Claims", ""] + [f"- {'yes' if ok else 'NO'}: {claim}"
                                    for claim, ok in r["claims"].items()]
