@@ -298,10 +298,13 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
         aug = view_augmentation(cfg, shape[-1])
         x_train, y_train = data.train.x.to(rt.device), data.train.y.to(rt.device)
         logged = run.train_time
+        order_of = (None, None)  # (epoch, its order): one permutation per epoch, not per step
         model.train()
         while not run.should_stop():
             epoch, i = divmod(run.step, len(batches))
-            idx = next(batches.epoch(epoch, i)).to(rt.device)  # (n,) this rank's images
+            if order_of[0] != epoch:
+                order_of = (epoch, batches.order(epoch)[0])
+            idx = next(batches.slices(order_of[1], i)).to(rt.device)  # (n,) this rank's images
             lr = learning_rate(cfg, run.step, len(batches))
             for group in opt.param_groups:
                 group["lr"] = lr

@@ -43,10 +43,6 @@ def test_equal_configurations_share_one_run():
     assert len(unique) == 16 + 8 + 7 + 3
 
 
-def result(linear, z=None, **kw):
-    return {"linear_accuracy": linear, "linear_accuracy_z": z, **kw}
-
-
 def test_claims_read_the_numbers():
     stat = lambda m: {"mean": m, "std": 0.0, "n": 3}  # noqa: E731
     r = {"augmentations": {"cells": {"crop": {"ops": ["crop"], "linear_accuracy": 0.4},
