@@ -89,6 +89,7 @@ class BertSelfAttention(nn.Module):
             raise ValueError(f"hidden size {cfg.H} is not divisible by {cfg.A} heads")
         self.A, self.d_k, self.p = cfg.A, cfg.H // cfg.A, cfg.dropout
         self.query, self.key, self.value = (nn.Linear(cfg.H, cfg.H) for _ in range(3))
+        self.fast = True  # torch's fused kernel for Eq. 1; False: the explicit formula
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:  # (B, T, H) -> (B, T, H)
         B, T, _ = x.shape
@@ -97,7 +98,8 @@ class BertSelfAttention(nn.Module):
             return t.view(B, T, self.A, self.d_k).transpose(1, 2)
 
         q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
-        out, _ = scaled_dot_product_attention(q, k, v, mask, self.p if self.training else 0.0)
+        out, _ = scaled_dot_product_attention(q, k, v, mask, self.p if self.training else 0.0,
+                                              fast=self.fast)
         return out.transpose(1, 2).reshape(B, T, -1)  # concat heads: (B, T, H)
 
 
@@ -184,10 +186,17 @@ class BertModel(nn.Module):
         self.apply(init_weights)
 
     def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None,
-                attention_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                attention_mask: Tensor | None = None, causal: bool = False
+                ) -> tuple[Tensor, Tensor]:
+        """``causal``: each position attends to itself and the positions before it only (the
+        left-to-right model of Table 5's ablation, "LTR"), else to the whole sequence."""
         mask = None
         if attention_mask is not None:  # (B, T) -> (B, 1, 1, T): True = may attend to this key
             mask = attention_mask.bool()[:, None, None, :]
+        if causal:  # (T, T): query i sees keys j <= i
+            T = input_ids.shape[1]
+            left = torch.ones(T, T, dtype=torch.bool, device=input_ids.device).tril()
+            mask = left if mask is None else mask & left
         h = self.encoder(self.embeddings(input_ids, token_type_ids), mask)  # (B, T, H)
         return h, self.pooler(h)
 
@@ -232,8 +241,13 @@ class BertForPreTraining(nn.Module):
         nn.init.zeros_(self.cls.predictions.bias)
 
     def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None,
-                attention_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        h, pooled = self.bert(input_ids, token_type_ids, attention_mask)
+                attention_mask: Tensor | None = None, causal: bool = False,
+                predict: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``predict``: a (B, T) bool mask; MLM logits only there, (n, V) (pre-training scores
+        only the chosen 15%, so the vocabulary projection of the rest is skipped)."""
+        h, pooled = self.bert(input_ids, token_type_ids, attention_mask, causal)
+        if predict is not None:
+            h = h[predict]  # (n, H)
         return self.cls.predictions(h), self.cls.seq_relationship(pooled)
 
 
@@ -252,15 +266,19 @@ def init_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-# ---- builders (App. A; the small models of Turc et al. 2019) ------------------------------------
+# ---- builders (App. A; the small models of Turc et al. 2019) -------------------------------------
 
 SIZES = {"tiny": (2, 128, 2), "mini": (4, 256, 4), "small": (4, 512, 8),
          "medium": (8, 512, 8), "base": (12, 768, 12), "large": (24, 1024, 16)}
 
 
-def bert_config(size: str, vocab_size: int = 30522, **changes) -> BertConfig:
+def bert_config(size: str, vocab_size: int = 30522, max_len: int = 512,
+                dropout: float = 0.1) -> BertConfig:
+    """The config of a named size (``SIZES``: tiny, mini, small, medium, base, large)."""
+    if size not in SIZES:
+        raise ValueError(f"unknown BERT size {size!r}; choose from {', '.join(SIZES)}")
     L, H, A = SIZES[size]
-    return BertConfig(vocab_size=vocab_size, L=L, H=H, A=A, **changes)
+    return BertConfig(vocab_size=vocab_size, L=L, H=H, A=A, max_len=max_len, dropout=dropout)
 
 
 def bert_tiny(vocab_size: int = 30522) -> BertForPreTraining:

@@ -15,6 +15,7 @@ to test how positional encodings extrapolate (the Transformer's §3.5, §6.2).
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -138,12 +139,14 @@ class SyntheticLanguage:
 
     # -- sampling ------------------------------------------------------------------------------
 
-    def _np(self, rng: random.Random, pp: bool = True) -> _NP:
+    def _np(self, rng: random.Random, pp: bool = True,
+            nouns: Sequence[int] | None = None) -> _NP:
         n_adj = rng.choices((0, 1, 2), weights=(0.5, 0.35, 0.15))[0]
         phrase = _NP(det=rng.randrange(3), adjs=rng.sample(range(_N_ADJ), n_adj),
-                     noun=rng.randrange(_N_NOUN), plural=rng.random() < 0.35)
+                     noun=rng.choice(nouns) if nouns else rng.randrange(_N_NOUN),
+                     plural=rng.random() < 0.35)
         if pp and rng.random() < 0.15:
-            phrase.pp = (rng.randrange(_N_PREP), self._np(rng, pp=False))
+            phrase.pp = (rng.randrange(_N_PREP), self._np(rng, pp=False, nouns=nouns))
         return phrase
 
     def _src_np(self, phrase: _NP) -> list[str]:
@@ -163,19 +166,21 @@ class SyntheticLanguage:
             words += [*self._tgt_np(phrase.pp[1]), self.tgt_post[phrase.pp[0]][""]]  # postposition
         return words
 
-    def clause(self, rng: random.Random) -> tuple[list[str], list[str]]:
-        """One clause as (source words, target words)."""
-        subj, tense = self._np(rng), "past" if rng.random() < 0.4 else "pres"
+    def clause(self, rng: random.Random, nouns: Sequence[int] | None = None
+               ) -> tuple[list[str], list[str]]:
+        """One clause as (source words, target words); ``nouns``: draw nouns from these lemmas
+        only (a document's topic), else from the whole lexicon."""
+        subj, tense = self._np(rng, nouns=nouns), "past" if rng.random() < 0.4 else "pres"
         number = "pl" if subj.plural else "sg"
         src_obj, tgt_obj = [], []
         if rng.random() < 0.75:  # transitive: V NP
             verb = rng.randrange(_N_VT)
-            obj = self._np(rng)
+            obj = self._np(rng, nouns=nouns)
             src_obj, tgt_obj = self._src_np(obj), self._tgt_np(obj)
         else:  # intransitive, with an optional PP
             verb = _N_VT + rng.randrange(_N_VI)
             if rng.random() < 0.5:
-                prep, phrase = rng.randrange(_N_PREP), self._np(rng, pp=False)
+                prep, phrase = rng.randrange(_N_PREP), self._np(rng, pp=False, nouns=nouns)
                 src_obj = [self.src_prep[prep][""], *self._src_np(phrase)]
                 tgt_obj = [*self._tgt_np(phrase), self.tgt_post[prep][""]]
         adv = rng.randrange(_N_ADV) if rng.random() < 0.2 else None
@@ -187,13 +192,14 @@ class SyntheticLanguage:
         return src, tgt
 
     def sentence(self, rng: random.Random, min_len: int, max_len: int,
-                 p_stop: float = 0.75) -> Pair:
-        """A (source, target) pair of 1+ clauses with min_len..max_len source words."""
+                 p_stop: float = 0.75, nouns: Sequence[int] | None = None) -> Pair:
+        """A (source, target) pair of 1+ clauses with min_len..max_len source words (nouns from
+        ``nouns`` only, when given)."""
         for _ in range(10_000):
             src: list[str] = []
             tgt: list[str] = []
             while True:
-                c_src, c_tgt = self.clause(rng)
+                c_src, c_tgt = self.clause(rng, nouns)
                 if len(src) + bool(src) + len(c_src) > max_len:
                     break
                 if src:  # "clause, conj clause"
