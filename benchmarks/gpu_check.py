@@ -383,6 +383,47 @@ def _simclr(device: torch.device, dry: bool, batch: int) -> Setup:
     return Setup(model, loss, optimizer, batch)
 
 
+def _bert(length: int):
+    def setup(device: torch.device, dry: bool, batch: int) -> Setup:
+        from milestones.bert import train as T
+        from milestones.bert.model import BertForPreTraining, bert_config
+        from milestones.core import runtime
+
+        cfg = T.smoke() if dry else T.paper()
+        vocab, n = (500, 32) if dry else (30_522, length)
+        model = BertForPreTraining(bert_config(cfg.model, vocab)).to(device)
+        g = torch.Generator(device="cpu").manual_seed(0)
+        ids = torch.randint(5, vocab, (batch, n), generator=g)
+        ids[:, 0], ids[:, n // 2], ids[:, -1] = 2, 3, 3  # [CLS] A [SEP] B [SEP]
+        segments = (torch.arange(n) > n // 2).long().expand(batch, n)
+        labels = torch.full_like(ids, -100)
+        chosen = torch.rand(batch, n, generator=g) < 0.15  # §3.1: 15% of the tokens predicted
+        labels[chosen] = ids[chosen]
+        batch_ = {"input_ids": ids.to(device), "token_type_ids": segments.to(device),
+                  "attention_mask": torch.ones_like(ids).to(device), "labels": labels.to(device),
+                  "is_random_next": torch.randint(2, (batch,), generator=g).to(device)}
+        rt = runtime.Runtime(device, None)  # the check's own autocast wraps loss()
+
+        def loss(net: nn.Module) -> torch.Tensor:
+            return T.pretraining_loss(net, batch_, cfg, rt)[0]
+
+        def optimizer(m: nn.Module, fused: bool) -> torch.optim.Optimizer:
+            if fused:
+                return torch.optim.AdamW(m.parameters(), lr=cfg.lr, betas=cfg.betas, eps=1e-6,
+                                         weight_decay=cfg.weight_decay, fused=True)
+            return T.make_optimizer(cfg, m)  # App. A: AdamW 1e-4, decay 0.01
+
+        return Setup(model, loss, optimizer, batch * n)
+
+    return setup
+
+
+def _bert_meta(size: str) -> nn.Module:
+    from milestones.bert.model import BertForPreTraining, bert_config
+
+    return BertForPreTraining(bert_config(size))
+
+
 def _lars_benches() -> tuple[OptimizerBench, ...]:
     from milestones.adam import LARS
     from milestones.simclr import simclr_resnet50, simclr_tiny
@@ -533,6 +574,16 @@ def specs() -> dict[str, Spec]:
             optimizers=_adam_benches("adam-dcgan64", lambda dry: _meta_shapes(
                 (lambda: dcgan_tiny(28, 1)) if dry else dcgan64), betas=(0.5, 0.999)),
             smoke_est_s=15),
+        "bert": Spec(
+            workloads=(
+                Workload("bert-base-128", "App. A: BERT-Base, 256 sequences x 128 tokens, MLM "
+                         "(15% predicted) + NSP", "tokens", _bert(128), 256, 4, reps=15,
+                         est_s=10, compile_est_s=90, compile_rank=2, fused="AdamW"),
+                Workload("bert-base-512", "App. A's last 10%: 32 sequences x 512 tokens",
+                         "tokens", _bert(512), 32, 2, reps=15, est_s=8, compile=False)),
+            optimizers=_adam_benches("adam-bert-base", lambda dry: _meta_shapes(
+                (lambda: _bert_meta("tiny")) if dry else (lambda: _bert_meta("base")))),
+            smoke_est_s=20),
         "simclr": Spec(
             workloads=(Workload("simclr-resnet50-cifar", "App. B.9: 1024 CIFAR images 3x32x32, "
                                 "two views augmented on the device, ResNet-50 (CIFAR stem), "
