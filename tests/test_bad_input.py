@@ -24,6 +24,7 @@ class Case:
     needs_run: bool = False  # starts from a finished 4-step smoke run in <run>
     missing: str | None = None  # a package made unimportable for the case
     full_disk: bool = False  # every checkpoint write fails with ENOSPC
+    entry: str = "train"  # the milestone's module whose cli runs the case (bert: finetune too)
 
 
 def corrupt(run: Path, how: str) -> None:
@@ -81,6 +82,24 @@ def tsv(lines: list[str]) -> Callable[[Path, Path], None]:
     return write
 
 
+def glue_files(task: str, train: list[str]) -> Callable[[Path, Path], None]:
+    """<tmp>/glue/<task>/train.tsv (and a good dev.tsv: the header and the train lines' first
+    data line) and <tmp>/vocab.txt, a tiny released-style vocabulary."""
+    def write(tmp: Path, run: Path) -> None:
+        folder = tmp / "glue" / task
+        folder.mkdir(parents=True)
+        (folder / "train.tsv").write_text("".join(line + "\n" for line in train))
+        (folder / "dev.tsv").write_text(train[0] + "\n" + train[1] + "\n")
+        (tmp / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+                                                  "a", "b", "."]) + "\n")
+    return write
+
+
+def finetune(args: list[str], expect: str, setup=None) -> Case:
+    return Case("bert", args, expect, setup=setup, entry="finetune")
+
+
+RTE = "index\tsentence1\tsentence2\tlabel"
 CASES = {
     "--out names a file": Case("resnet", [], "is a file, not a folder",
                                setup=lambda tmp, run: run.write_text("not a folder")),
@@ -165,6 +184,24 @@ CASES = {
                                                                                  "test")]),
     "an unknown augmentation": Case("simclr", ["--augmentations", "crop", "jpeg"],
                                     "`augmentations`"),
+    "a GLUE TSV with a missing column": finetune(
+        ["--task", "rte", "--data-dir", "{tmp}/glue", "--init", "random", "--tokenizer",
+         "{tmp}/vocab.txt"], "train.tsv, line 3",
+        setup=glue_files("RTE", [RTE, "0\ta b\tb a\tentailment", "1\ta b\tentailment"])),
+    "a GLUE label outside the task's set": finetune(
+        ["--task", "rte", "--data-dir", "{tmp}/glue", "--init", "random", "--tokenizer",
+         "{tmp}/vocab.txt"], "train.tsv, line 3: label 'maybe'",
+        setup=glue_files("RTE", [RTE, "0\ta b\tb a\tentailment", "1\ta\tb\tmaybe"])),
+    "an unknown --task": finetune(["--task", "wnli"], "`task`"),
+    "fine-tuning without a checkpoint": finetune(["--task", "mrpc", "--init", "pretrained"],
+                                                 "`checkpoint`"),
+    "a pre-training corpus empty after tokenisation": Case(
+        "bert", ["--corpus", "text", "--data-files", "{tmp}/empty.txt"],
+        "no text left after tokenisation",
+        setup=lambda tmp, run: (tmp / "empty.txt").write_text("\u200b\n\n\u200b \u200b\n")),
+    "BERT's --long-max-len below --max-len": Case("bert", ["--max-len", "64",
+                                                           "--long-max-len", "32"],
+                                                  "`long_max_len`"),
 }
 
 
@@ -209,7 +246,7 @@ def test_bad_input_is_one_message_and_exit_2(name, tmp_path, finished_run, monke
         monkeypatch.setattr(R, "save_checkpoint", full)
     monkeypatch.setenv("MILESTONES_DATA", str(tmp_path / "data"))
     before = snapshot(run)
-    T = importlib.import_module(f"milestones.{case.milestone}.train")
+    T = importlib.import_module(f"milestones.{case.milestone}.{case.entry}")
     args = ["--preset", "smoke", "--out", str(run)] + [
         a.format(tmp=tmp_path, run=run) for a in case.args]
     try:

@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import run_cli
 
-REPRODUCE = ["resnet", "adam", "dqn", "transformer", "alexnet", "attention", "gan", "simclr"]
+REPRODUCE = ["resnet", "adam", "dqn", "transformer", "alexnet", "attention", "gan", "simclr",
+             "bert"]
 
 
 def field_docs(cls) -> dict[str, str]:

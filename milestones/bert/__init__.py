@@ -5,7 +5,9 @@ pre-trained with a masked language model and next sentence prediction.
     model = bert_base()                                  # 110M parameters, Hugging Face's names
     mlm_logits, nsp_logits = model(input_ids, token_type_ids, attention_mask)
 
-Only the model has landed so far (issue 15): pre-training, fine-tuning and the reproduction follow.
+    python -m milestones.bert.train --preset quick       # pre-train BERT-Tiny, CPU minutes
+    python -m milestones.bert.finetune --task mrpc --data-dir glue/ --checkpoint <run folder>
+    python -m milestones.bert.reproduce                  # the claims in miniature, CPU
 """
 
 from milestones.bert.model import (

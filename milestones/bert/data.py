@@ -23,6 +23,7 @@ import os
 import random
 import re
 import shutil
+import string
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -134,6 +135,19 @@ def builtin_documents(n_documents: int = 4000, seed: int = 0, sentences: tuple[i
         docs.append([lang.sentence(rng, 3, 14, nouns=topic)[0]
                      for _ in range(rng.randint(*sentences))])
     return docs
+
+
+def builtin_wordpiece() -> WordPiece:
+    """The built-in corpus's vocabulary, built from the synthetic language's lexicon (every word
+    form one token, then single letters as "##" pieces for anything else): no training, the same
+    ids on every machine."""
+    from milestones.bert.tokenizer import from_tokens
+    from milestones.core.language import synthetic_language
+
+    words = sorted(w for w in synthetic_language().analysis["src"])
+    letters = sorted({c for w in words for c in w} | set(string.ascii_lowercase + string.digits))
+    return from_tokens([",", ".", *letters, *words, *(f"##{c}" for c in letters)],
+                       origin="the built-in language's lexicon")
 
 
 def load_documents(corpus: str, *, data_files: list[str] | tuple[str, ...] = (),

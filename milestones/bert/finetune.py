@@ -503,16 +503,10 @@ def evaluate_spans(model: BertForQuestionAnswering, feats: list[S.Feature],
 
 
 def builtin_tokenizer() -> WordPiece:
-    """The quick pre-training's WordPiece on the built-in corpus (2,000 tokens), learnt from
-    its documents (cached), for a random-init model on the built-in tasks."""
-    from milestones.bert import data as D
-    from milestones.bert.tokenizer import train_wordpiece
-    from milestones.core.data import data_root
+    """The built-in corpus's vocabulary (for a random-init model on the built-in tasks)."""
+    from milestones.bert.data import builtin_wordpiece
 
-    docs = D.builtin_documents(4000, 0)
-    train_docs, _ = D.split_documents(docs, 0.05)
-    return train_wordpiece((s for d in train_docs for s in d), 2000,
-                           cache_dir=data_root(None) / "cache" / "bert")
+    return builtin_wordpiece()
 
 
 def builtin_comparison(pretrained: BertForPreTraining, tok: WordPiece, causal: bool, seed: int,

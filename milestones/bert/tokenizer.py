@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-_RECIPE = "bert-wordpiece-v1"  # part of the cache key: change it with the recipe
+_RECIPE = "bert-wordpiece-v2"  # part of the cache key: change it with the recipe
 
 
 def _bert_pipeline(hf, lowercase: bool):
@@ -30,6 +30,7 @@ def _bert_pipeline(hf, lowercase: bool):
                                                strip_accents=lowercase, lowercase=lowercase)
     hf.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     hf.decoder = decoders.WordPiece(prefix="##")
+    hf.add_special_tokens(list(SPECIAL_TOKENS))  # never split, skipped by decode
     return hf
 
 
@@ -123,6 +124,16 @@ class WordPiece:
         return f"WordPiece(vocab_size={self.vocab_size}, {self.origin})"
 
 
+def from_tokens(tokens: Iterable[str], lowercase: bool = True, origin: str = "given"
+                ) -> WordPiece:
+    """A WordPiece of the special tokens (ids 0-4) and ``tokens``, in that order."""
+    from tokenizers import Tokenizer, models
+
+    vocab = {t: i for i, t in enumerate([*SPECIAL_TOKENS, *tokens])}
+    hf = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    return WordPiece(_bert_pipeline(hf, lowercase), origin=origin)
+
+
 def train_wordpiece(texts: Iterable[str], vocab_size: int = 30_000, *, lowercase: bool = True,
                     cache_dir: str | Path | None = None) -> WordPiece:
     """A WordPiece vocabulary of at most ``vocab_size`` tokens learnt from ``texts``, special
@@ -147,7 +158,13 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int = 30_000, *, lowercase
                                         show_progress=False, special_tokens=list(SPECIAL_TOKENS),
                                         limit_alphabet=1000, continuing_subword_prefix="##")
     hf.train_from_iterator(texts, trainer=trainer, length=len(texts))
-    tok = WordPiece(hf, origin=f"trained on {len(texts)} texts")
+    # the trainer breaks ties between equally frequent merges in hash-map order, which changes
+    # from process to process: two trainings on the same text can learn a few different pieces.
+    # So the cache keeps one per corpus and a run keeps its own (tokenizer.json); the ids are at
+    # least canonical (special tokens, then whole words, then "##" pieces, each sorted)
+    tok = from_tokens(sorted(set(hf.get_vocab()) - set(SPECIAL_TOKENS),
+                             key=lambda t: (t.startswith("##"), t)), lowercase,
+                      origin=f"trained on {len(texts)} texts")
     if path is not None:
         tok.save(path)
     return tok

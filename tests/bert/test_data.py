@@ -192,3 +192,15 @@ def test_built_in_tasks_are_balanced_and_well_formed():
     for q in questions:
         assert q.context[q.starts[0]:q.starts[0] + len(q.answers[0])] == q.answers[0]
         assert q.context.count(f" {q.question}") + q.context.startswith(q.question) >= 1
+
+
+def test_the_built_in_vocabulary_is_the_lexicon():
+    """Built from code, not learnt: every word of the built-in corpus is one token, the same ids
+    on every machine (a learnt WordPiece can differ between two trainings)."""
+    tok = D.builtin_wordpiece()
+    assert tok.hf.to_str() == D.builtin_wordpiece().hf.to_str()
+    for sentence in D.builtin_documents(5, seed=3)[0]:
+        ids = tok.encode(sentence)
+        assert tok.unk_id not in ids and len(ids) == len(sentence.replace(",", " ,")
+                                                         .replace(".", " .").split())
+    assert tok.tokens(tok.encode("zq")) == ["z", "##q"]
