@@ -46,13 +46,14 @@ def test_claims_read_the_numbers():
              "MLM, no NSP": {"agreement": {"accuracy": stat(0.8)}, "spans": {"f1": stat(0.9)}},
              "LTR, no NSP": {"agreement": {"accuracy": stat(0.78)}, "spans": {"f1": stat(0.5)}},
              "random init": {"agreement": {"accuracy": stat(0.5)}, "spans": {"f1": stat(0.3)}}}}
-    c = R.claims(r)
-    assert c["claim 1: pre-trained beats random init on average over the GLUE tasks"]
-    assert c["claim 1: GLUE tasks where pre-training's gain is resolved over seeds"] == ["cola"]
-    drop = c["Table 5: LTR costs the span task more than the sentence task (points)"]
-    assert drop["holds"] and drop["span_f1_drop"] == pytest.approx(40)
-    assert drop["sentence_accuracy_drop"] == pytest.approx(2)
-    assert c["Table 5: every pre-trained arm beats random init on both built-in tasks"]
+    c, details = R.claims(r)
+    assert c[R.HELPS] and details["glue_resolved_gains"] == ["cola"]
+    assert details["glue_mean_gain"] == pytest.approx(0.02)
+    assert c[R.LTR_SPANS] and details["ltr_drop_points"]["spans_f1"] == pytest.approx(40)
+    assert details["ltr_drop_points"]["agreement_accuracy"] == pytest.approx(2)
+    assert c[R.ARMS_BEAT_RANDOM]
+    r["builtin"]["LTR, no NSP"]["spans"]["f1"] = stat(0.2)
+    assert not R.claims(r)[0][R.ARMS_BEAT_RANDOM]
 
 
 def test_the_fine_tuning_runs_are_set_up_as_planned(tmp_path):

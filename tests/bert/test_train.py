@@ -143,3 +143,18 @@ def test_pretraining_learns_the_masked_words(tmp_path):
                               progress=False)
     summary = T.main(cfg)
     assert summary["val_mlm_accuracy"] > summary["majority_mlm_accuracy"] + 0.08
+
+
+@pytest.mark.slow
+def test_two_process_ddp_with_gloo(tmp_path):
+    """torchrun with 2 gloo processes: each rank takes half of every batch of pairs, with its own
+    masks; gradients averaged; one run folder."""
+    from milestones.core.metrics import read_metrics
+    from tests.conftest import torchrun_smoke
+
+    res = torchrun_smoke("milestones.bert.train", tmp_path, "--accumulate", "2")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert read_metrics(tmp_path / "ddp" / "metrics.jsonl")[0]["world_size"] == 2
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["step"] == 8 and summary["stopped"] is None
+    assert (tmp_path / "ddp" / "model.safetensors").is_file()
