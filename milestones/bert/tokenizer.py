@@ -14,7 +14,6 @@ The special tokens keep the ids a vocabulary gives them: a trained one puts [PAD
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -141,18 +140,16 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int = 30_000, *, lowercase
     the texts and the settings) and loaded from there by the next call with the same input."""
     from tokenizers import Tokenizer, models, trainers
 
+    from milestones.core.text import cache_path, load_cached
+
     texts = list(texts)
     if vocab_size <= len(SPECIAL_TOKENS):
         raise ValueError(f"vocab_size {vocab_size} leaves no room beyond the special tokens")
-    digest = hashlib.sha256(f"{_RECIPE}\0{vocab_size}\0{lowercase}\0".encode())
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
-    path = Path(cache_dir) / f"wordpiece-{digest.hexdigest()[:24]}.json" if cache_dir else None
-    if path is not None and path.is_file():
-        try:
-            return WordPiece.load(path)
-        except Exception:  # a damaged cache file: train again and overwrite it
-            pass
+    path = cache_path(cache_dir, f"{_RECIPE}\0{vocab_size}\0{lowercase}\0", texts,
+                      "wordpiece-{}.json", digits=24)
+    cached = load_cached(path, WordPiece.load)
+    if cached is not None:
+        return cached
     hf = _bert_pipeline(Tokenizer(models.WordPiece(unk_token="[UNK]")), lowercase)
     trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=2,
                                         show_progress=False, special_tokens=list(SPECIAL_TOKENS),

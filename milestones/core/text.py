@@ -38,9 +38,10 @@ import hashlib
 import itertools
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -62,6 +63,7 @@ __all__ = ["BOS_ID", "CORPORA", "EOS_ID", "HF_DATASETS", "OFFLINE", "PAD_ID", "S
            "train_tokenizer"]
 
 Pair = tuple[str, str]
+T = TypeVar("T")
 
 
 @dataclass
@@ -421,6 +423,29 @@ class Tokenizer:
         return f"Tokenizer(vocab_size={self.vocab_size}, {self.origin})"
 
 
+def cache_path(cache_dir: str | Path | None, key: str, texts: list[str],
+               name: str = "{}.json", digits: int = 32) -> Path | None:
+    """Where something learnt from ``texts`` with the settings ``key`` (a tokenizer) is cached:
+    ``<cache_dir>/<name>`` with the hash of both in ``name``'s braces; None without a folder."""
+    if not cache_dir:
+        return None
+    digest = hashlib.sha256(key.encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
+    return Path(cache_dir) / name.format(digest.hexdigest()[:digits])
+
+
+def load_cached(path: Path | None, load: Callable[[Path], T]) -> T | None:
+    """``load(path)``, or None when there is no such file or it is damaged (learn it again and
+    overwrite it)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        return load(path)
+    except Exception:
+        return None
+
+
 _TOKENIZER_FORMAT = "bpe-nfc-metaspace-punct-v1"  # part of the cache key: change with the recipe
 _WORDS_FORMAT = "words-nfc-metaspace-punct-v1"
 
@@ -444,15 +469,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int,
     if kind not in ("bpe", "word"):
         raise ValueError(f"kind must be 'bpe' or 'word', got {kind!r}")
     recipe = _TOKENIZER_FORMAT if kind == "bpe" else _WORDS_FORMAT
-    digest = hashlib.sha256(f"{recipe}\0{vocab_size}\0".encode())
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
-    path = Path(cache_dir) / f"{digest.hexdigest()[:32]}.json" if cache_dir else None
-    if path is not None and path.is_file():
-        try:
-            return Tokenizer.load(path)
-        except Exception:  # a damaged cache file: train again and overwrite it
-            pass
+    path = cache_path(cache_dir, f"{recipe}\0{vocab_size}\0", texts)
+    cached = load_cached(path, Tokenizer.load)
+    if cached is not None:
+        return cached
     hf = HFTokenizer(models.BPE(unk_token="[UNK]") if kind == "bpe"
                      else models.WordLevel(unk_token="[UNK]"))
     hf.normalizer = normalizers.NFC()
