@@ -39,21 +39,27 @@ def test_the_smoke_reproduction_writes_every_table_and_figure(tmp_path):
 def test_claims_read_the_numbers():
     stat = lambda m: {"mean": m, "std": 0.0, "n": 3}  # noqa: E731
     diff = lambda m, ok: {"mean": m, "std": 0.01, "n": 3, "ci95": 0.02, "resolved": ok}  # noqa: E731
+
+    def arm(agreement, spans):  # three seeds around each mean
+        return {task: {"runs": [{"seed": s, metric: m + 0.01 * s} for s in range(3)],
+                       metric: stat(m + 0.01)}
+                for task, metric, m in (("agreement", "accuracy", agreement),
+                                        ("spans", "f1", spans))}
+
     r = {"glue": {"cola": {"difference": diff(0.05, True)}, "rte": {"difference": diff(-0.01,
                                                                                         False)}},
-         "builtin": {
-             "MLM + NSP (BERT)": {"agreement": {"accuracy": stat(0.8)}, "spans": {"f1": stat(0.9)}},
-             "MLM, no NSP": {"agreement": {"accuracy": stat(0.8)}, "spans": {"f1": stat(0.9)}},
-             "LTR, no NSP": {"agreement": {"accuracy": stat(0.78)}, "spans": {"f1": stat(0.5)}},
-             "random init": {"agreement": {"accuracy": stat(0.5)}, "spans": {"f1": stat(0.3)}}}}
+         "builtin": {"MLM + NSP (BERT)": arm(0.8, 0.9), "MLM, no NSP": arm(0.8, 0.9),
+                     "LTR, no NSP": arm(0.78, 0.5), "MLM + NSP, 100% [MASK]": arm(0.7, 0.9),
+                     "random init": arm(0.5, 0.3)}}
     c, details = R.claims(r)
     assert c[R.HELPS] and details["glue_resolved_gains"] == ["cola"]
     assert details["glue_mean_gain"] == pytest.approx(0.02)
+    assert c[R.SPANS_LEARNED] and c[R.AGREEMENT_LEARNED] and c[R.MASKING]
     assert c[R.LTR_SPANS] and details["ltr_drop_points"]["spans_f1"] == pytest.approx(40)
     assert details["ltr_drop_points"]["agreement_accuracy"] == pytest.approx(2)
-    assert c[R.ARMS_BEAT_RANDOM]
-    r["builtin"]["LTR, no NSP"]["spans"]["f1"] = stat(0.2)
-    assert not R.claims(r)[0][R.ARMS_BEAT_RANDOM]
+    r["builtin"]["MLM, no NSP"] = arm(0.8, 0.3)  # the span task not learnt: no LTR verdict
+    c, _ = R.claims(r)
+    assert not c[R.SPANS_LEARNED] and not c[R.LTR_SPANS]
 
 
 def test_the_fine_tuning_runs_are_set_up_as_planned(tmp_path):
