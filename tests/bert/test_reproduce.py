@@ -57,7 +57,8 @@ def test_claims_read_the_numbers():
     assert c[R.SPANS_LEARNED] and c[R.AGREEMENT_LEARNED] and c[R.MASKING]
     assert c[R.LTR_SPANS] and details["ltr_drop_points"]["spans_f1"] == pytest.approx(40)
     assert details["ltr_drop_points"]["agreement_accuracy"] == pytest.approx(2)
-    r["builtin"]["MLM, no NSP"] = arm(0.8, 0.3)  # the span task not learnt: no LTR verdict
+    r["builtin"]["LTR, no NSP"] = arm(0.78, 0.9)  # no span loss: Table 5's finding not seen
+    r["builtin"]["MLM, no NSP"] = arm(0.8, 0.3)  # and no gain over random init either
     c, _ = R.claims(r)
     assert not c[R.SPANS_LEARNED] and not c[R.LTR_SPANS]
 
