@@ -4,7 +4,9 @@ entry point (``core.run.cli``) in this process."""
 
 import dataclasses
 import shutil
+import struct
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,8 +34,16 @@ def corrupt(run: Path, how: str) -> None:
     if how == "truncate":
         last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
     elif how == "flip":
+        # flip bytes inside the largest tensor's data, not in a zip header: torch reads the
+        # archive, and only our CRC-32 over the tensors can tell
+        with zipfile.ZipFile(last) as archive:
+            tensors = [info for info in archive.infolist() if "/data/" in info.filename]
+            record = max(tensors, key=lambda info: info.file_size)
         raw = bytearray(last.read_bytes())
-        for i in range(len(raw) // 2, len(raw) // 2 + 64):
+        name_len, extra_len = struct.unpack("<HH", raw[record.header_offset + 26:
+                                                       record.header_offset + 30])
+        start = record.header_offset + 30 + name_len + extra_len + record.file_size // 2
+        for i in range(start, start + 64):
             raw[i] ^= 0xFF
         last.write_bytes(raw)
     elif how == "foreign":
