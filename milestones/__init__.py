@@ -68,6 +68,9 @@ REGISTRY: tuple[Milestone, ...] = (
     Milestone("simclr", "2020",
               "A Simple Framework for Contrastive Learning of Visual Representations",
               "Chen, Kornblith, Norouzi, Hinton", "arXiv:2002.05709"),
+    Milestone("gpt", "2018-2020", "GPT-1/2/3: generative pre-training, and the scaling laws",
+              "Radford et al.; Brown et al.; Kaplan et al.",
+              "arXiv:2005.14165; arXiv:2001.08361"),
 )
 
 

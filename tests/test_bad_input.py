@@ -3,6 +3,7 @@ before any work, and never damages a previous run: a table, run through the real
 entry point (``core.run.cli``) in this process."""
 
 import dataclasses
+import json
 import shutil
 import struct
 import sys
@@ -212,7 +213,26 @@ CASES = {
     "BERT's --long-max-len below --max-len": Case("bert", ["--max-len", "64",
                                                            "--long-max-len", "32"],
                                                   "`long_max_len`"),
+    "an empty text file for GPT": Case(
+        "gpt", ["--corpus", "text", "--data-files", "{tmp}/empty.txt"], "empty: no text",
+        setup=lambda tmp, run: (tmp / "empty.txt").write_text(" \n\n")),
+    "a binary file as GPT's text": Case(
+        "gpt", ["--corpus", "text", "--data-files", "{tmp}/model.bin"], "binary file",
+        setup=lambda tmp, run: (tmp / "model.bin").write_bytes(bytes(range(256)) * 4)),
+    "a context longer than the model's": Case(
+        "gpt", ["--init-from", "{tmp}/hf", "--n-ctx", "32"], "`n_ctx`",
+        setup=lambda tmp, run: hf_gpt2_config(tmp / "hf", n_positions=16)),
+    "GPT's --top-p 0": Case("gpt", ["--top-p", "0"], "`top_p`"),
+    "a prompt outside the characters": Case("gpt", ["--prompt", "QQ"],
+                                            "not in this model's vocabulary"),
 }
+
+
+def hf_gpt2_config(folder: Path, n_positions: int) -> None:
+    """A Hugging Face GPT-2 folder's config.json (no weights needed: refused before loading)."""
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(
+        {"vocab_size": 50, "n_positions": n_positions, "n_layer": 1, "n_head": 1, "n_embd": 8}))
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ import milestones
 from tests.conftest import run_cli
 
 
-def test_registry_lists_the_nine_milestones():
+def test_registry_lists_the_ten_milestones():
     names = [m.name for m in milestones.REGISTRY]
     assert names == ["alexnet", "dqn", "attention", "adam", "gan", "resnet", "transformer",
-                     "bert", "simclr"]
+                     "bert", "simclr", "gpt"]
     assert milestones.get("resnet").implemented
     assert milestones.get("resnet").arxiv == "arXiv:1512.03385"
 
