@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import run_cli
 
 REPRODUCE = ["resnet", "adam", "dqn", "transformer", "alexnet", "attention", "gan", "simclr",
-             "bert"]
+             "bert", "gpt"]
 
 
 def field_docs(cls) -> dict[str, str]:

@@ -1,0 +1,71 @@
+"""The GPT reproduce: its smoke run end to end, the power-law fits on made-up laws, and claims()
+on hand-made results."""
+
+import dataclasses
+import json
+import math
+
+import pytest
+
+from milestones.gpt import reproduce as R
+from milestones.gpt.model import GPT, GPTConfig
+
+
+@pytest.mark.slow
+def test_the_smoke_reproduction_writes_every_table_and_figure(tmp_path):
+    cfg = dataclasses.replace(R.smoke(), out=str(tmp_path / "rep"), data_root=str(tmp_path))
+    R.main(cfg)
+    out = tmp_path / "rep"
+    results = json.loads((out / "results.json").read_text())
+    assert [r["seed"] for r in results["shakespeare"]["runs"]] == [0, 1]
+    assert len(results["scaling"]["points"]) == 4
+    for name in ("results.md", "shakespeare-val-loss.png", "scaling-laws.png"):
+        assert (out / name).is_file(), name
+
+
+def test_the_non_embedding_count_is_the_models():
+    for n_layer, d_model in ((1, 16), (3, 96), (4, 192)):
+        model = GPT(GPTConfig(vocab_size=65, n_ctx=32, n_layer=n_layer, n_head=1,
+                              d_model=d_model))
+        assert R.non_embedding_params(n_layer, d_model) == model.num_params(non_embedding=True)
+
+
+def test_runs_keep_to_the_token_range_and_spend_the_budget():
+    cfg = R.Config()
+    runs = R.scaling_runs(cfg)
+    assert runs
+    for (size, c), run in runs.items():
+        n = R.non_embedding_params(*R.shape(size))
+        tokens = run.steps * run.batch_size * run.n_ctx
+        assert cfg.min_tokens * 0.99 <= tokens <= cfg.max_tokens * 1.01
+        assert 6 * n * tokens == pytest.approx(c, rel=0.02)
+
+
+def test_the_fits_recover_made_up_laws():
+    """Losses made from L = (N_c/N)^0.1 + a budget term, with the compute-optimal N growing as
+    C^0.5 by construction: the fits find the exponents back."""
+    points = []
+    for c in (1e11, 1e12, 1e13):
+        n_opt = 2.0 * c ** 0.5
+        for k in (-1.0, -0.5, 0.0, 0.5, 1.0):
+            n = n_opt * math.exp(k)
+            loss = 3.0 * (c / 1e11) ** -0.05 * (1 + 0.2 * k * k)  # a parabola in log N
+            points.append({"N": round(n), "budget": c, "C": c, "val_loss": loss, "size": f"{k}"})
+    fits = R.fit_scaling(points)
+    assert fits["a"] == pytest.approx(0.5, abs=0.01)
+    assert fits["L_C"]["alpha"] == pytest.approx(0.05, abs=0.005)
+    assert all(o["inside"] for o in fits["N_opt"].values())
+    law = R.power_law([1e3, 1e4, 1e5], [(1e6 / n) ** 0.1 for n in (1e3, 1e4, 1e5)])
+    assert law["alpha"] == pytest.approx(0.1) and law["k"] == pytest.approx(1e6 ** 0.1)
+
+
+def test_claims_read_the_numbers():
+    stat = lambda m: {"mean": m, "std": 0.0, "n": 3}  # noqa: E731
+    fit = lambda a: {"alpha": a, "k": 1.0, "points": 4}  # noqa: E731
+    r = {"shakespeare": {"val_loss": stat(1.85), "minutes": stat(2.5)},
+         "scaling": {"fits": {"L_N": fit(0.05), "L_C": fit(-0.01), "a": 0.4}}}
+    c, details = R.claims(r)
+    assert c == {R.NANOGPT: True, R.L_OF_N: True, R.L_OF_C: False, R.N_OPT: True}
+    assert details["alpha_C"] == -0.01
+    r["shakespeare"]["minutes"] = stat(3.5)  # the loss, but too slowly
+    assert R.claims(r)[0][R.NANOGPT] is False
