@@ -17,9 +17,12 @@ def test_the_smoke_reproduction_writes_every_table_and_figure(tmp_path):
     R.main(cfg)
     out = tmp_path / "rep"
     results = json.loads((out / "results.json").read_text())
-    assert [r["seed"] for r in results["shakespeare"]["runs"]] == [0, 1]
+    for arm in R.SHAKESPEARE_ARMS:
+        assert [r["seed"] for r in results["shakespeare"][arm]["runs"]] == [0, 1]
     assert len(results["scaling"]["points"]) == 4
-    for name in ("results.md", "shakespeare-val-loss.png", "scaling-laws.png"):
+    assert set(results["incontext"]) == {"1x16", "1x32"}
+    assert {"0-shot", "2-shot", "map@2"} <= set(results["incontext"]["1x32"]["runs"][0])
+    for name in ("results.md", "shakespeare-val-loss.png", "scaling-laws.png", "incontext.png"):
         assert (out / name).is_file(), name
 
 
@@ -62,10 +65,19 @@ def test_the_fits_recover_made_up_laws():
 def test_claims_read_the_numbers():
     stat = lambda m: {"mean": m, "std": 0.0, "n": 3}  # noqa: E731
     fit = lambda a: {"alpha": a, "k": 1.0, "points": 4}  # noqa: E731
-    r = {"shakespeare": {"val_loss": stat(1.85), "minutes": stat(2.5)},
-         "scaling": {"fits": {"L_N": fit(0.05), "L_C": fit(-0.01), "a": 0.4}}}
+    arm = lambda loss, minutes: {"steps": 2000, "val_loss": stat(loss),  # noqa: E731
+                                 "minutes": stat(minutes)}
+    icl = lambda zero, eight: {"runs": [  # noqa: E731
+        {"seed": s, "0-shot": zero + 0.01 * s, "8-shot": eight + 0.02 * s} for s in range(3)]}
+    r = {"shakespeare": {"iterations": arm(1.90, 1.5), "time": arm(1.85, 2.5)},
+         "scaling": {"fits": {"L_N": fit(0.05), "L_C": fit(-0.01), "a": 0.4}},
+         "incontext": {"1x64": icl(0.1, 0.3), "4x128": icl(0.1, 0.6)}}
     c, details = R.claims(r)
-    assert c == {R.NANOGPT: True, R.L_OF_N: True, R.L_OF_C: False, R.N_OPT: True}
+    assert c == {R.NANOGPT: True, R.L_OF_N: True, R.L_OF_C: False, R.N_OPT: True,
+                 R.MORE_SHOTS: True, R.LARGER: True}
+    r["incontext"]["4x128"] = icl(0.1, 0.1)  # no gain from the examples, no gain from size
+    c, _ = R.claims(r)
+    assert not c[R.MORE_SHOTS] and not c[R.LARGER]
     assert details["alpha_C"] == -0.01
-    r["shakespeare"]["minutes"] = stat(3.5)  # the loss, but too slowly
+    r["shakespeare"]["time"] = arm(1.85, 3.5)  # the loss, but too slowly
     assert R.claims(r)[0][R.NANOGPT] is False
