@@ -350,7 +350,7 @@ def fit_scaling(points: list[dict]) -> dict:
         if a2 <= 0:
             continue  # no minimum
         x_opt = -a1 / (2 * a2)
-        inside = x.min() <= x_opt <= x.max()
+        inside = bool(x.min() <= x_opt <= x.max())
         optimal[f"{c:.0e}"] = {"budget": c, "N_opt": float(math.exp(x_opt)), "inside": inside,
                                "loss_at_opt": float(a0 + a1 * x_opt + a2 * x_opt ** 2),
                                "parabola": [float(a2), float(a1), float(a0)]}

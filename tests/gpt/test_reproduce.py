@@ -81,3 +81,21 @@ def test_claims_read_the_numbers():
     assert details["alpha_C"] == -0.01
     r["shakespeare"]["time"] = arm(1.85, 3.5)  # the loss, but too slowly
     assert R.claims(r)[0][R.NANOGPT] is False
+
+
+def test_benchmark_quick_compares_the_same_work():
+    """Ours and Hugging Face's GPT-2 give the same logits and the same greedy continuations from
+    the same weights before they are timed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("transformers")
+    repo = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, "benchmarks/gpt.py", "--quick", "--reps", "3"],
+                         cwd=repo, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    result = json.loads(res.stdout[res.stdout.index("{"):])
+    assert result["versus_hugging_face"]["same_logits"]
+    assert result["generation"]["same_tokens"]
+    assert result["training_step"]["tokens_per_s"] > 0 and result["training_step"]["mfu"] is None
