@@ -2,21 +2,22 @@
 mixture of tasks, each shown only through examples in the prompt.
 
     text = episodes(20_000, seed=0)                # training text, one episode a line
-    prompt, answer = episode(rng, k=4)             # "cab>abc,fe>ef,...,dca>", "acd"
+    prompt, answer = episode(rng, k=4)             # "c>q,a>m,c>q,d>x,a>", "m"
     accuracy = evaluate(model, tok, k=4, n=200)    # exact match of the greedy answer
 
 An episode draws a task and its hidden parameter, then k solved examples and a query:
 
     x_1>y_1,x_2>y_2,...,x_k>y_k,x_q>y_q
 
-over strings of 2-5 letters. The tasks: ``reverse`` the string, ``sort`` its letters, ``shift``
-every letter by an offset drawn per episode (a Caesar cipher: the offset is in the examples
-only), ``map`` the letters through a substitution drawn per episode on a 6-letter alphabet.
-With no example (zero-shot) the query does not say which task is meant, so the model can at best
-guess; each example says more, and the shift and the substitution can only be read off the
-examples. GPT-3's claim is that a large enough model does that reading at inference time, from
-the prompt alone, without any update of its weights, and better the more examples and the larger
-the model.
+over single letters. The tasks: ``lookup``, a table from 4 letters (drawn per episode) to
+letters (drawn per episode), so the answer is in the prompt only if an example showed the
+query's letter (the chance of that is 1 - (3/4)^k); and ``shift``, every letter moved on by an
+offset drawn per episode (a Caesar cipher: one example shows the offset, and the model has to
+apply it to another letter). Without examples (zero-shot) the answer cannot be known (1 in 26 by
+chance); every example says more. GPT-3's claim is that a large enough model does this reading
+at inference time, from the prompt alone, without any update of its weights, and better the more
+examples and the larger the model. (Looking a letter up in the prompt is the "induction head"
+circuit of Olsson et al. 2022, which needs two layers of attention.)
 """
 
 from __future__ import annotations
@@ -26,38 +27,28 @@ import string
 
 import torch
 
-TASKS = ("reverse", "sort", "shift", "map")
+TASKS = ("lookup", "shift")
 LETTERS = string.ascii_lowercase
-MAP_ALPHABET = "abcdef"  # the substitution task's letters (few, so examples cover them)
-
-
-def _string(rng: random.Random, alphabet: str) -> str:
-    return "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 5)))
+DOMAIN = 4  # letters a lookup table is defined on, per episode
 
 
 def episode(rng: random.Random, k: int, task: str | None = None) -> tuple[str, str]:
     """(prompt, answer): ``k`` solved examples of a task and a query; the prompt ends with the
     query's ">", the answer is the query's solution (without the line's end)."""
     task = task or rng.choice(TASKS)
-    if task == "shift":
+    if task == "lookup":
+        domain = rng.sample(LETTERS, DOMAIN)
+        table = {x: rng.choice(LETTERS) for x in domain}
+        xs = [rng.choice(domain) for _ in range(k + 1)]
+        ys = [table[x] for x in xs]
+    elif task == "shift":
         offset = rng.randint(1, 25)
-        solve = lambda x: "".join(LETTERS[(LETTERS.index(c) + offset) % 26] for c in x)  # noqa: E731
-        alphabet = LETTERS
-    elif task == "map":
-        image = list(MAP_ALPHABET)
-        rng.shuffle(image)
-        table = dict(zip(MAP_ALPHABET, image, strict=True))
-        solve = lambda x: "".join(table[c] for c in x)  # noqa: E731
-        alphabet = MAP_ALPHABET
-    elif task == "reverse":
-        solve, alphabet = (lambda x: x[::-1]), LETTERS
-    elif task == "sort":
-        solve, alphabet = (lambda x: "".join(sorted(x))), LETTERS
+        xs = [rng.choice(LETTERS) for _ in range(k + 1)]
+        ys = [LETTERS[(LETTERS.index(x) + offset) % 26] for x in xs]
     else:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
-    xs = [_string(rng, alphabet) for _ in range(k + 1)]
-    shots = "".join(f"{x}>{solve(x)}," for x in xs[:-1])
-    return f"{shots}{xs[-1]}>", solve(xs[-1])
+    shots = "".join(f"{x}>{y}," for x, y in zip(xs[:-1], ys[:-1], strict=True))
+    return f"{shots}{xs[-1]}>", ys[-1]
 
 
 def episodes(n: int, seed: int = 0, max_shots: int = 8) -> str:

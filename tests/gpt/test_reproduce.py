@@ -21,7 +21,8 @@ def test_the_smoke_reproduction_writes_every_table_and_figure(tmp_path):
         assert [r["seed"] for r in results["shakespeare"][arm]["runs"]] == [0, 1]
     assert len(results["scaling"]["points"]) == 4
     assert set(results["incontext"]) == {"1x16", "1x32"}
-    assert {"0-shot", "2-shot", "map@2"} <= set(results["incontext"]["1x32"]["runs"][0])
+    row = results["incontext"]["1x32"]["runs"][0]
+    assert {"0-shot", "2-shot", "lookup@2", "shift@2"} <= set(row)
     for name in ("results.md", "shakespeare-val-loss.png", "scaling-laws.png", "incontext.png"):
         assert (out / name).is_file(), name
 
@@ -53,13 +54,28 @@ def test_the_fits_recover_made_up_laws():
         for k in (-1.0, -0.5, 0.0, 0.5, 1.0):
             n = n_opt * math.exp(k)
             loss = 3.0 * (c / 1e11) ** -0.05 * (1 + 0.2 * k * k)  # a parabola in log N
-            points.append({"N": round(n), "budget": c, "C": c, "val_loss": loss, "size": f"{k}"})
+            points.append({"N": round(n), "budget": c, "C": c, "val_loss": loss, "size": f"{k}",
+                           "tokens": c / (6 * n)})
     fits = R.fit_scaling(points)
     assert fits["a"] == pytest.approx(0.5, abs=0.01)
     assert fits["L_C"]["alpha"] == pytest.approx(0.05, abs=0.005)
     assert all(o["inside"] for o in fits["N_opt"].values())
     law = R.power_law([1e3, 1e4, 1e5], [(1e6 / n) ** 0.1 for n in (1e3, 1e4, 1e5)])
     assert law["alpha"] == pytest.approx(0.1) and law["k"] == pytest.approx(1e6 ** 0.1)
+
+
+def test_approach_3_recovers_a_made_up_loss_surface():
+    """Runs whose losses follow L = 1.5 + 300/N^0.5 + 200/D^0.4 exactly: the fit finds the five
+    parameters back, and a = β/(α+β)."""
+    truth = {"E": 1.5, "A": 300.0, "B": 200.0, "alpha": 0.5, "beta": 0.4}
+    points = [{"N": n, "tokens": d, "val_loss": truth["E"] + truth["A"] / n ** truth["alpha"]
+               + truth["B"] / d ** truth["beta"]}
+              for n in (1e4, 3e4, 1e5, 3e5, 1e6) for d in (1e5, 1e6, 1e7)]
+    fit = R.fit_loss_surface(points)
+    for key, value in truth.items():
+        assert fit[key] == pytest.approx(value, rel=0.02), key
+    assert fit["a"] == pytest.approx(0.4 / 0.9, rel=0.02)
+    assert R.fit_loss_surface(points[:5]) is None
 
 
 def test_claims_read_the_numbers():
@@ -70,7 +86,8 @@ def test_claims_read_the_numbers():
     icl = lambda zero, eight: {"runs": [  # noqa: E731
         {"seed": s, "0-shot": zero + 0.01 * s, "8-shot": eight + 0.02 * s} for s in range(3)]}
     r = {"shakespeare": {"iterations": arm(1.90, 1.5), "time": arm(1.85, 2.5)},
-         "scaling": {"fits": {"L_N": fit(0.05), "L_C": fit(-0.01), "a": 0.4}},
+         "scaling": {"fits": {"L_ND": {"alpha": 0.3, "beta": 0.3, "a": 0.5}, "L_C": fit(-0.01),
+                              "a": 0.4}},
          "incontext": {"1x64": icl(0.1, 0.3), "4x128": icl(0.1, 0.6)}}
     c, details = R.claims(r)
     assert c == {R.NANOGPT: True, R.L_OF_N: True, R.L_OF_C: False, R.N_OPT: True,
