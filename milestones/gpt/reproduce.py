@@ -456,9 +456,11 @@ def claims(r: dict) -> tuple[dict[str, bool], dict]:
         if f["L_ND"]:
             details["loss_surface"] = f["L_ND"]
             c[L_OF_N] = f["L_ND"]["alpha"] > 0
-        if f["a"] is not None:
-            details["a"] = f["a"]
-            c[N_OPT] = f["a"] > 0
+        inside = [k for k, o in f["N_opt"].items() if o["inside"]]
+        details["isoflop_minima_inside"] = inside
+        details["frontier_sizes"] = {k: v["size"] for k, v in f["frontier"].items()}
+        details["a"] = f["a"]
+        c[N_OPT] = f["a"] is not None and f["a"] > 0  # no minimum inside the sizes: not shown
     icl = r.get("incontext")
     if icl:
         from milestones.core.report import paired_difference

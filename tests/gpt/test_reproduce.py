@@ -87,7 +87,8 @@ def test_claims_read_the_numbers():
         {"seed": s, "0-shot": zero + 0.01 * s, "8-shot": eight + 0.02 * s} for s in range(3)]}
     r = {"shakespeare": {"iterations": arm(1.90, 1.5), "time": arm(1.85, 2.5)},
          "scaling": {"fits": {"L_ND": {"alpha": 0.3, "beta": 0.3, "a": 0.5}, "L_C": fit(-0.01),
-                              "a": 0.4}},
+                              "a": 0.4, "N_opt": {"1e+12": {"inside": True}},
+                              "frontier": {"1e+12": {"size": "2x64"}}}},
          "incontext": {"1x64": icl(0.1, 0.3), "4x128": icl(0.1, 0.6)}}
     c, details = R.claims(r)
     assert c == {R.NANOGPT: True, R.L_OF_N: True, R.L_OF_C: False, R.N_OPT: True,
@@ -95,7 +96,7 @@ def test_claims_read_the_numbers():
     r["incontext"]["4x128"] = icl(0.1, 0.1)  # no gain from the examples, no gain from size
     c, _ = R.claims(r)
     assert not c[R.MORE_SHOTS] and not c[R.LARGER]
-    assert details["alpha_C"] == -0.01
+    assert details["alpha_C"] == -0.01 and details["isoflop_minima_inside"] == ["1e+12"]
     r["shakespeare"]["time"] = arm(1.85, 3.5)  # the loss, but too slowly
     assert R.claims(r)[0][R.NANOGPT] is False
 
