@@ -53,7 +53,7 @@ PAPER = {
     # Hoffmann et al. 2022 (Chinchilla), Table 2: N_opt ∝ C^a (approaches 1, 2, 3); Eq. 10:
     # approach 3's fitted L(N, D) = E + A/N^α + B/D^β
     "chinchilla": {"a": [0.50, 0.49, 0.46], "E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34,
-                   "beta": 0.28},
+                   "beta": 0.28, "tokens_per_parameter": 20},  # (the last: Table 3's ratio)
 }
 
 
@@ -428,8 +428,9 @@ NANOGPT = ("nanoGPT's CPU model of tiny-Shakespeare reaches its validation loss 
            "many as fit the 3 minutes)")
 L_OF_N = ("loss falls as a power law in model size: the fitted L(N, D) = E + A/N^α + B/D^β has "
           "α > 0")
-L_OF_C = "loss falls as a power law in compute along the frontier: L(C) fits with α_C > 0"
-N_OPT = "the compute-optimal model size grows with the budget: N_opt ∝ C^a with a > 0"
+L_OF_C = "loss falls as a power law in compute along the frontier (a positive exponent)"
+N_OPT = ("the compute-optimal model size grows as a power of the budget (IsoFLOP minima inside "
+         "the sizes tried)")
 MORE_SHOTS = ("the largest model answers better with the most examples in its prompt than with "
               "none (paired over seeds, resolved)")
 LARGER = ("with the most examples, the largest model answers better than the smallest (paired "
