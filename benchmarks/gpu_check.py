@@ -418,6 +418,42 @@ def _bert(length: int):
     return setup
 
 
+def _gpt(length: int):
+    def setup(device: torch.device, dry: bool, batch: int) -> Setup:
+        from milestones.gpt import train as T
+        from milestones.gpt.model import GPT, GPTConfig, gpt_config, lm_loss
+
+        cfg = T.smoke() if dry else T.paper()
+        mcfg = GPTConfig(vocab_size=500, n_ctx=32, n_layer=2, n_head=2, d_model=32,
+                         dropout=0.0) if dry else gpt_config("gpt2", n_ctx=length, dropout=0.0)
+        model = GPT(mcfg).to(device)
+        g = torch.Generator(device="cpu").manual_seed(0)
+        x = torch.randint(0, mcfg.vocab_size, (batch, mcfg.n_ctx + 1), generator=g).to(device)
+
+        def loss(net: nn.Module) -> torch.Tensor:  # GPT-1 Eq. 1: every position's next token
+            return lm_loss(net(x[:, :-1]), x[:, 1:])
+
+        def optimizer(m: nn.Module, fused: bool) -> torch.optim.Optimizer:
+            if fused:  # the same groups: decay on the matrices only (App. B)
+                groups = [{"params": [p for p in m.parameters() if p.ndim >= 2],
+                           "weight_decay": cfg.weight_decay},
+                          {"params": [p for p in m.parameters() if p.ndim < 2],
+                           "weight_decay": 0.0}]
+                return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8,
+                                         fused=True)
+            return T.make_optimizer(cfg, m)
+
+        return Setup(model, loss, optimizer, batch * mcfg.n_ctx)
+
+    return setup
+
+
+def _gpt_meta(dry: bool) -> nn.Module:
+    from milestones.gpt.model import gpt2, gpt_tiny
+
+    return gpt_tiny() if dry else gpt2()
+
+
 def _bert_meta(size: str) -> nn.Module:
     from milestones.bert.model import BertForPreTraining, bert_config
 
@@ -584,6 +620,14 @@ def specs() -> dict[str, Spec]:
             optimizers=_adam_benches("adam-bert-base", lambda dry: _meta_shapes(
                 (lambda: _bert_meta("tiny")) if dry else (lambda: _bert_meta("base")))),
             smoke_est_s=20),
+        "gpt": Spec(
+            workloads=(Workload("gpt2-124m-1024", "GPT-2 124M, 16 windows x 1024 tokens (the "
+                                "paper preset's micro-batch: GPT-3 Small's 0.5M tokens in 32)",
+                                "tokens", _gpt(1024), 16, 2, reps=15, est_s=10,
+                                compile_est_s=90, compile_rank=1, fused="AdamW"),),
+            optimizers=_adam_benches("adam-gpt2-124m", lambda dry: _meta_shapes(
+                lambda: _gpt_meta(dry)), betas=(0.9, 0.95)),
+            smoke_est_s=15),
         "simclr": Spec(
             workloads=(Workload("simclr-resnet50-cifar", "App. B.9: 1024 CIFAR images 3x32x32, "
                                 "two views augmented on the device, ResNet-50 (CIFAR stem), "
