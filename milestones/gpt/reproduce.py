@@ -544,15 +544,22 @@ def figures(r: dict, out: Path) -> list[Path]:
         ax.set_xlabel("compute C = 6ND (FLOPs)")
         ax.set_title("loss against compute")
         ax.legend(fontsize=7)
-        ax = axes[2]  # N_opt(C)
+        ax = axes[2]  # N_opt(C), and each budget's best run
+        best = [(float(k), v["N"]) for k, v in fits["frontier"].items()]
+        ax.plot(*zip(*sorted(best), strict=True), "s", mfc="none", color="C7",
+                label="each budget's best run")
         opt = [o for o in fits["N_opt"].values() if o["inside"]]
         if opt:
-            ax.plot([o["budget"] for o in opt], [o["N_opt"] for o in opt], "o", color="C3")
+            ax.plot([o["budget"] for o in opt], [o["N_opt"] for o in opt], "o", color="C3",
+                    label="IsoFLOP minimum")
+        else:
+            ax.text(0.5, 0.9, "no IsoFLOP minimum inside the sizes", transform=ax.transAxes,
+                    ha="center", fontsize=8)
+        ax.legend(fontsize=7, loc="lower right")
         if fits["a"] is not None and opt:
             cs = np.array([o["budget"] for o in opt])
             k = np.exp(np.mean(np.log([o["N_opt"] for o in opt]) - fits["a"] * np.log(cs)))
             ax.plot(cs, k * cs ** fits["a"], "k--", lw=1, label=f"N_opt ∝ C^{fits['a']:.2f}")
-            ax.legend(fontsize=7)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("compute C (FLOPs)")
