@@ -77,14 +77,15 @@ class Config(ReproduceConfig):
     shakespeare_budget_steps: int = 3500
     """Claim 1: iterations of the same model in about nanoGPT's time instead of its iterations
     (3 minutes here: 3,500; the cosine schedule stretched to them)."""
-    sizes: tuple[str, ...] = ("1x16", "1x32", "2x48", "2x64", "3x96", "4x128", "4x192", "6x256")
+    sizes: tuple[str, ...] = ("1x8", "1x16", "1x32", "2x48", "2x64", "3x96", "4x128", "4x192",
+                              "6x256")
     """Claim 2: model shapes, layers x d_model (heads of 32 dimensions)."""
     budgets: tuple[float, ...] = (1e11, 3e11, 1e12, 3e12, 1e13)
     """Claim 2: compute budgets C = 6 N D in FLOPs (Kaplan's C, non-embedding)."""
     min_tokens: float = 1.5e5
     """Claim 2: skip a (size, budget) pair with fewer training tokens than this (too short to
     say anything)."""
-    max_tokens: float = 2e7
+    max_tokens: float = 6e7
     """Claim 2: ... or more than this (too long for the CPU budget)."""
     scaling_ctx: int = 128
     """Claim 2: context of every run."""
