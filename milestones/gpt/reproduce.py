@@ -556,11 +556,11 @@ def figures(r: dict, out: Path) -> list[Path]:
         else:
             ax.text(0.5, 0.9, "no IsoFLOP minimum inside the sizes", transform=ax.transAxes,
                     ha="center", fontsize=8)
-        ax.legend(fontsize=7, loc="lower right")
         if fits["a"] is not None and opt:
             cs = np.array([o["budget"] for o in opt])
             k = np.exp(np.mean(np.log([o["N_opt"] for o in opt]) - fits["a"] * np.log(cs)))
             ax.plot(cs, k * cs ** fits["a"], "k--", lw=1, label=f"N_opt ∝ C^{fits['a']:.2f}")
+        ax.legend(fontsize=7, loc="lower right")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("compute C (FLOPs)")
