@@ -434,14 +434,13 @@ def _gpt(length: int):
             return lm_loss(net(x[:, :-1]), x[:, 1:])
 
         def optimizer(m: nn.Module, fused: bool) -> torch.optim.Optimizer:
-            if fused:  # the same groups: decay on the matrices only (App. B)
-                groups = [{"params": [p for p in m.parameters() if p.ndim >= 2],
-                           "weight_decay": cfg.weight_decay},
-                          {"params": [p for p in m.parameters() if p.ndim < 2],
-                           "weight_decay": 0.0}]
+            ours = T.make_optimizer(cfg, m)
+            if fused:  # train.py's groups (decay on the matrices only, App. B), torch's kernel
+                groups = [{"params": g["params"], "weight_decay": g["weight_decay"]}
+                          for g in ours.param_groups]
                 return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8,
                                          fused=True)
-            return T.make_optimizer(cfg, m)
+            return ours
 
         return Setup(model, loss, optimizer, batch * mcfg.n_ctx)
 

@@ -80,7 +80,7 @@ def evaluate(model, tok, k: int, n: int = 200, seed: int = 12345, task: str | No
         width = max(map(len, ids))
         pad = tok.encode("\n")[0]
         idx = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
-        out = generate(model, idx[:, -model.config.n_ctx + 8:], 7, temperature=0)
+        out = generate(model, idx, 7, temperature=0)  # (past the context, its window slides)
         for (_, answer), row in zip(part, out[:, -7:].tolist(), strict=True):
             text = tok.decode(row)
             guess = text.split("\n")[0].split(",")[0]
