@@ -10,8 +10,16 @@ Extended Data Table 3: ``python -m milestones.dqn.reproduce``.
 """
 
 from milestones.dqn.data import ChainEnv, EnvInfo, make_env
-from milestones.dqn.model import ConvQNetwork, MLPQNetwork, mlp_qnet, nature_dqn, nips_dqn
+from milestones.dqn.model import (
+    ConvQNetwork,
+    MinAtarQNetwork,
+    MLPQNetwork,
+    minatar_dqn,
+    mlp_qnet,
+    nature_dqn,
+    nips_dqn,
+)
 from milestones.dqn.replay import ReplayMemory
 
-__all__ = ["ChainEnv", "ConvQNetwork", "EnvInfo", "MLPQNetwork", "ReplayMemory", "make_env",
-           "mlp_qnet", "nature_dqn", "nips_dqn"]
+__all__ = ["ChainEnv", "ConvQNetwork", "EnvInfo", "MLPQNetwork", "MinAtarQNetwork", "ReplayMemory",
+           "make_env", "minatar_dqn", "mlp_qnet", "nature_dqn", "nips_dqn"]

@@ -13,12 +13,20 @@ Nature, Methods, "Preprocessing" — and what does it here:
 | rewards clipped to [-1, 1]                         | the training loop (train.py)         |
 | life loss = terminal for the update, game goes on  | the training loop, from info "lives" |
 
+MinAtar (Young & Tian 2019; ``pip install 'milestones[minatar]'``): ``MinAtar/<Game>-v0`` (all six
+actions, as the paper's DQN) or ``-v1`` (the game's minimal action set), through MinAtar's own
+gymnasium registration. A state is the 10 x 10 x n grid of object channels, given here channel
+first as (n, 10, 10) uint8 zeros and ones; no frame stacking, no preprocessing (the paper's DQN
+sees the state as it is). The games keep their defaults, as in the paper: sticky actions (the
+previous action repeats with probability 0.1) and difficulty that ramps up during an episode.
+
 List the environment ids: ``python -m milestones.dqn.data``.
 """
 
 from __future__ import annotations
 
 import difflib
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +56,38 @@ def is_atari(env_id: str) -> bool:
     return env_id.startswith("ALE/") or "NoFrameskip" in env_id
 
 
+def is_minatar(env_id: str) -> bool:
+    return env_id.startswith("MinAtar/")
+
+
+MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
+
+
+def _register_minatar(gymnasium) -> bool:
+    """Register MinAtar's ids (its ``register_envs``) once; False when it is not installed."""
+    try:
+        import minatar  # noqa: F401
+    except ImportError:
+        return False
+    if "MinAtar/Breakout-v0" not in gymnasium.registry:
+        import logging
+
+        # minatar.gym logs a warning at import when seaborn is absent (only rendering needs it)
+        level = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)
+        try:
+            from minatar.gym import register_envs
+        finally:
+            logging.getLogger().setLevel(level)
+        register_envs()
+    return True
+
+
 def env_ids() -> list[str]:
     """Every environment id this module can make (Atari ones when ale-py is installed)."""
     gymnasium = _gymnasium()
     _register_ale(gymnasium)
+    _register_minatar(gymnasium)
     return [CHAIN_ID, *sorted(gymnasium.registry)]
 
 
@@ -81,6 +117,22 @@ def make_env(env_id: str, *, history: int = 4, noop_max: int = 30, frame_skip: i
     if is_atari(env_id) and not _register_ale(gymnasium):
         raise MissingPackage("ale_py", "rl", f"{env_id} (the Atari ROMs ship inside ale-py; "
                              "without it, try --env CartPole-v1)")
+    if is_minatar(env_id):
+        if not _register_minatar(gymnasium):
+            raise MissingPackage("minatar", "minatar", f"{env_id} (MinAtar's games, pure Python; "
+                                 "without it, try --env CartPole-v1)")
+        if env_id not in gymnasium.registry:
+            close = difflib.get_close_matches(env_id, [k for k in gymnasium.registry
+                                                       if is_minatar(k)], n=3)
+            raise ConfigError("env", env_id, "unknown MinAtar game"
+                              + (f"; did you mean {', '.join(close)}?" if close else "")
+                              + f" The games: {', '.join(MINATAR_GAMES)} (-v0: six actions, "
+                              f"-v1: the minimal set). List the ids with: {LIST_ENVS}")
+        with warnings.catch_warnings():  # -v0 "is out of date": it is the paper's action set
+            warnings.simplefilter("ignore", DeprecationWarning)
+            env = MinAtarObservation(gymnasium.make(env_id, **(
+                {"render_mode": "rgb_array"} if render else {})))
+        return env, _info(env_id, env, atari=False, history=1)
     kw: dict[str, Any] = {"render_mode": "rgb_array"} if render else {}
     if env_id.startswith("ALE/"):  # DEVIATION(D8): ALE 0.12's v5 games (108k-frame episode cap)
         kw.update(frameskip=1, repeat_action_probability=0.0, full_action_space=False)
@@ -113,6 +165,41 @@ def _info(env_id: str, env, *, atari: bool, history: int) -> EnvInfo:
     frame = tuple(space.shape[1:]) if atari else tuple(space.shape)
     return EnvInfo(env_id, atari, tuple(space.shape), frame, history, int(env.action_space.n),
                    space.dtype)
+
+
+class MinAtarObservation:
+    """MinAtar's (10, 10, n) bool state as a channel-first (n, 10, 10) uint8 array, the layout
+    ``nn.Conv2d`` takes and the replay memory stores (one byte per cell)."""
+
+    def __init__(self, env):
+        from types import SimpleNamespace
+
+        self.env = env
+        h, w, n = env.observation_space.shape
+        self.observation_space = SimpleNamespace(shape=(n, h, w), dtype=np.dtype(np.uint8))
+        self.action_space = env.action_space
+
+    @property
+    def unwrapped(self):
+        return self.env.unwrapped
+
+    @staticmethod
+    def observation(state: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(state.transpose(2, 0, 1), dtype=np.uint8)  # (n, 10, 10)
+
+    def reset(self, *, seed: int | None = None, options=None):
+        state, info = self.env.reset(seed=seed, options=options)
+        return self.observation(state), info
+
+    def step(self, action: int):
+        state, reward, terminated, truncated, info = self.env.step(action)
+        return self.observation(state), float(reward), terminated, truncated, info
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
 
 
 def newest_frame(obs: np.ndarray, info: EnvInfo) -> np.ndarray:
@@ -173,7 +260,11 @@ class ChainEnv:
 if __name__ == "__main__":
     ids = env_ids()
     atari = [i for i in ids if is_atari(i) and i.startswith("ALE/")]
-    other = [i for i in ids if not is_atari(i)]
+    minatar = [i for i in ids if is_minatar(i)]
+    other = [i for i in ids if not is_atari(i) and not is_minatar(i)]
     print("Atari (Nature preprocessing applied):\n  " + "\n  ".join(atari))
+    if minatar:
+        print("\nMinAtar (channel-first 10 x 10 object grids; -v0 six actions, -v1 minimal):\n  "
+              + "\n  ".join(minatar))
     print("\nOther environments (made as gymnasium has them; DQN needs discrete actions):\n  "
           + "\n  ".join(other))

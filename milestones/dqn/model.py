@@ -6,6 +6,7 @@ the replay memory can keep bytes.
 
     nature_dqn(n_actions)   # 2015: 32 8x8/4, 64 4x4/2, 64 3x3/1, 512 FC  (1.69M params, 4 actions)
     nips_dqn(n_actions)     # 2013: 16 8x8/4, 32 4x4/2, 256 FC            (0.68M params, 4 actions)
+    minatar_dqn(6, 4)       # MinAtar 2019: 16 3x3/1, 128 FC              (0.13M params, Breakout)
     mlp_qnet(4, 2)          # vector observations (CartPole): 2 hidden ReLU layers
 
 The loss of Algorithm 1 (Nature, Methods) as pure functions of tensors:
@@ -48,6 +49,27 @@ class ConvQNetwork(nn.Module):
         return self.head(torch.relu(self.fc(x)))  # (B, n_actions)
 
 
+class MinAtarQNetwork(nn.Module):
+    """Young & Tian 2019, §4: "a single convolutional layer with 16 3x3 filters with stride 1,
+    followed by a fully connected hidden layer with 128 units" (a quarter of the Nature network's
+    64 and 512), rectifiers after both, a linear output per action. The input is MinAtar's grid
+    of 0/1 object channels, used as it is (no scaling)."""
+
+    def __init__(self, in_channels: int, n_actions: int, channels: int = 16, hidden: int = 128,
+                 size: int = 10):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, channels, 3, 1)  # valid padding: 10 x 10 -> 8 x 8
+        self.fc = nn.Linear(channels * (size - 2) ** 2, hidden)
+        self.head = nn.Linear(hidden, n_actions)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        # s: (B, n, 10, 10) zeros and ones (uint8 or floats); the replay memory's stacks of one
+        # state, (B, 1, n, 10, 10), merge their history axis into the channels
+        s = s.flatten(1, 2) if s.dim() == 5 else s
+        x = torch.relu(self.conv(s.float())).flatten(1)  # (B, 16 * 8 * 8)
+        return self.head(torch.relu(self.fc(x)))  # (B, n_actions)
+
+
 class MLPQNetwork(nn.Module):
     """Q-network for vector observations (CartPole, Acrobot): Linear-ReLU x depth, Linear."""
 
@@ -76,11 +98,17 @@ def nips_dqn(n_actions: int, in_channels: int = 4) -> ConvQNetwork:
     return ConvQNetwork(n_actions, ((16, 8, 4), (32, 4, 2)), 256, in_channels)
 
 
+def minatar_dqn(n_actions: int, in_channels: int) -> MinAtarQNetwork:
+    """Young & Tian 2019 (MinAtar), §4: 16 3x3 s1 convolutions, 128 FC; ``in_channels`` is the
+    game's number of object channels (Breakout 4, Space Invaders 6)."""
+    return MinAtarQNetwork(in_channels, n_actions)
+
+
 def mlp_qnet(obs_dim: int, n_actions: int, hidden: int = 128, depth: int = 2) -> MLPQNetwork:
     return MLPQNetwork(obs_dim, n_actions, hidden, depth)
 
 
-MODELS = {"nature": nature_dqn, "nips": nips_dqn, "mlp": mlp_qnet}
+MODELS = {"nature": nature_dqn, "nips": nips_dqn, "minatar": minatar_dqn, "mlp": mlp_qnet}
 
 
 # ---- the loss ------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
     plot_evaluations(runs, path, title=...)  # evaluations of several runs (e.g. quick.json's)
     write_gif(cfg, q, path, device)        # one evaluation episode as an animated GIF
 
-Atari frames are ALE's RGB screen; CartPole is drawn from its state (pygame is not needed).
+Atari frames are ALE's RGB screen; CartPole and MinAtar's grids are drawn from their state
+(neither pygame nor seaborn is needed).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from milestones.core.metrics import read_metrics
-from milestones.dqn.data import EnvInfo, make_env
+from milestones.dqn.data import EnvInfo, is_minatar, make_env
 
 
 def plot_run(out: Path) -> Path:
@@ -70,9 +71,11 @@ def plot_evaluations(runs: list[list[dict]], path: Path, *, title: str,
 
 
 def render(env, info: EnvInfo) -> np.ndarray:
-    """An RGB frame of the environment: ALE's screen, or CartPole drawn from its state."""
+    """An RGB frame of the environment: ALE's screen, or CartPole / MinAtar drawn from its state."""
     if info.atari:
         return env.unwrapped.ale.getScreenRGB()
+    if is_minatar(info.env_id):
+        return _draw_minatar(env.unwrapped.game.state())
     state = getattr(env.unwrapped, "state", None)
     if info.env_id.startswith("CartPole") and state is not None:
         return _draw_cartpole(np.asarray(state, dtype=float))
@@ -97,6 +100,20 @@ def _draw_cartpole(state: np.ndarray, width: int = 300, height: int = 150) -> np
     tip = (cx + length * math.sin(theta), base - 12 - length * math.cos(theta))
     d.line([(cx, base - 12), tip], fill=(200, 120, 60), width=6)
     return np.asarray(img)
+
+
+def _draw_minatar(state: np.ndarray, cell: int = 24) -> np.ndarray:
+    """(10, 10, n) object channels -> (10 cell, 10 cell, 3) uint8: one hue per channel (the
+    highest channel present wins a cell), black background, grey grid lines."""
+    import colorsys
+
+    n = state.shape[-1]
+    palette = np.array([(0, 0, 0)] + [[round(255 * c) for c in colorsys.hsv_to_rgb(i / n, 0.75, 1)]
+                                      for i in range(n)], dtype=np.uint8)  # (n + 1, 3)
+    which = np.max(state * np.arange(1, n + 1), axis=-1)  # (10, 10): 0 = empty
+    image = palette[which].repeat(cell, 0).repeat(cell, 1)
+    image[::cell, :] = image[:, ::cell] = 40
+    return image
 
 
 def write_gif(cfg, q: nn.Module, path: Path, device: torch.device,

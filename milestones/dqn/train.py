@@ -3,6 +3,7 @@
     python -m milestones.dqn.train --preset quick                      # CartPole-v1, CPU minutes
     python -m milestones.dqn.train --env ALE/Breakout-v5               # Nature settings, GPU days
     python -m milestones.dqn.train --preset quick --no-replay --no-target-network   # ablations
+    python -m milestones.dqn.train --preset minatar --env MinAtar/SpaceInvaders-v0  # from pixels
 
 The loop is Algorithm 1 of the Nature paper (Methods), one environment step per iteration:
 
@@ -37,8 +38,8 @@ from milestones.core import runtime
 from milestones.core.checkpoint import export_safetensors, load_checkpoint
 from milestones.core.config import ConfigError, require
 from milestones.core.run import Run, RunConfig, Window, cli, launch
-from milestones.dqn.data import EnvInfo, is_atari, make_env, newest_frame
-from milestones.dqn.model import mlp_qnet, nature_dqn, nips_dqn, td_loss, td_target
+from milestones.dqn.data import EnvInfo, is_atari, is_minatar, make_env, newest_frame
+from milestones.dqn.model import minatar_dqn, mlp_qnet, nature_dqn, nips_dqn, td_loss, td_target
 from milestones.dqn.render import plot_run, render, write_gif
 from milestones.dqn.replay import ReplayMemory
 
@@ -49,9 +50,10 @@ class Config(RunConfig):
 
     env: str = "ALE/Breakout-v5"
     """Environment id: ALE/<Game>-v5 gets the Nature preprocessing; CartPole-v1, Acrobot-v1 or
-    the built-in Chain-v0 take an MLP. List them: python -m milestones.dqn.data."""
-    network: Literal["auto", "nature", "nips", "mlp"] = "auto"
-    """auto: nature for Atari, mlp otherwise. nips: the 2013 network."""
+    the built-in Chain-v0 take an MLP; MinAtar/<Game>-v0 the MinAtar network. List them:
+    python -m milestones.dqn.data."""
+    network: Literal["auto", "nature", "nips", "minatar", "mlp"] = "auto"
+    """auto: nature for Atari, minatar for MinAtar, mlp otherwise. nips: the 2013 network."""
     hidden: int = 128
     """mlp: units per hidden layer (2 layers)."""
     total_steps: int = 50_000_000
@@ -86,6 +88,11 @@ class Config(RunConfig):
     """RMSProp gradient and squared-gradient momentum (Nature: 0.95 and 0.95)."""
     rms_eps: float = 0.01
     """RMSProp "min squared gradient", added under the root (Nature: 0.01)."""
+    rms_eps_in_sqrt: bool = True
+    """RMSProp's epsilon under the square root (DeepMind's form); --no-rms-eps-in-sqrt adds it
+    after the root, as torch.optim.RMSprop does (MinAtar's DQN)."""
+    rms_momentum: float = 0.0
+    """RMSProp momentum on the scaled steps (Nature: none; MinAtar's DQN: 0.95)."""
     loss: Literal["huber", "mse"] = "huber"
     """huber: the squared error with its gradient clipped to [-1, 1] (Nature's error clipping)."""
     clip_rewards: bool = True
@@ -129,13 +136,16 @@ class Config(RunConfig):
         require(self.lr > 0, self, "lr", "must be > 0")
         require(0 <= self.rms_decay < 1, self, "rms_decay", "must be in [0, 1)")
         require(self.rms_eps > 0, self, "rms_eps", "must be > 0")
+        require(0 <= self.rms_momentum < 1, self, "rms_momentum", "must be in [0, 1)")
         require(self.noop_max >= 0, self, "noop_max", "must be >= 0")
         require(self.memory_size >= self.batch_size + 8, self, "memory_size",
                 f"must hold at least a minibatch (batch_size {self.batch_size}) and a stack")
         require(self.cpu_threads is None or self.cpu_threads > 0, self, "cpu_threads",
                 "must be > 0")
-        require(self.network in ("auto", "mlp") or is_atari(self.env), self, "network",
+        require(self.network not in ("nature", "nips") or is_atari(self.env), self, "network",
                 f"{self.network} takes 84x84 frames; {self.env} is not an Atari game (use mlp)")
+        require(self.network != "minatar" or is_minatar(self.env), self, "network",
+                f"minatar takes MinAtar's 10x10 grids; {self.env} is not a MinAtar game")
 
 
 def paper() -> Config:
@@ -161,13 +171,41 @@ def smoke() -> Config:
                   ckpt_every=100, gif=False, progress=False)
 
 
-PRESETS = {"paper": paper, "quick": quick, "smoke": smoke}
+def minatar() -> Config:
+    """MinAtar (Young & Tian 2019) as its paper trains DQN, on Breakout: 5M frames (CPU hours).
+    Each setting is the constant of the authors' examples/dqn.py (the paper's §4 and its
+    Table of hyper-parameters say the same)."""
+    return Config(
+        preset="minatar", env="MinAtar/Breakout-v0", network="minatar",
+        total_steps=5_000_000,  # NUM_FRAMES: one frame per agent step (no action repeat)
+        memory_size=100_000,  # REPLAY_BUFFER_SIZE
+        batch_size=32,  # BATCH_SIZE
+        update_every=1,  # TRAINING_FREQ: an update every frame
+        target_update_every=1_000,  # TARGET_NETWORK_UPDATE_FREQ, counted in updates
+        learning_starts=5_000,  # REPLAY_START_SIZE
+        eps_start=1.0, eps_end=0.1,  # EPSILON, END_EPSILON
+        eps_steps=100_000,  # FIRST_N_FRAMES  # DEVIATION(D10): annealed from frame 0
+        optimizer="rmsprop", lr=2.5e-4,  # STEP_SIZE
+        rms_decay=0.95, rms_momentum=0.95,  # SQUARED_GRAD_MOMENTUM, GRAD_MOMENTUM
+        rms_eps=0.01, rms_eps_in_sqrt=False,  # MIN_SQUARED_GRAD, as torch.optim.RMSprop's eps
+        gamma=0.99, loss="huber",  # GAMMA; f.smooth_l1_loss
+        clip_rewards=False,  # MinAtar's rewards are already 0 or 1
+        eval_every=100_000, eval_episodes=30, eval_epsilon=0.05,
+        eval_max_frames=10_000,  # DEVIATION(D11): evaluation episodes cut at 10k frames
+        log_every=10_000, ckpt_every=100_000)
+
+
+PRESETS = {"paper": paper, "quick": quick, "smoke": smoke, "minatar": minatar}
 
 
 def build_network(cfg: Config, info: EnvInfo) -> nn.Module:
     kind = cfg.network if cfg.network != "auto" else ("nature" if info.atari else "mlp")
+    if cfg.network == "auto" and is_minatar(info.env_id):
+        kind = "minatar"
     if kind == "mlp":
         return mlp_qnet(math.prod(info.obs_shape), info.n_actions, cfg.hidden)
+    if kind == "minatar":
+        return minatar_dqn(info.n_actions, info.obs_shape[0])
     return (nature_dqn if kind == "nature" else nips_dqn)(info.n_actions, info.history)
 
 
@@ -177,7 +215,7 @@ def build_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
     # Nature: RMSProp, gradient momentum 0.95, squared gradient momentum 0.95, min squared
     # gradient 0.01: theta -= lr g / sqrt(E[g^2] - E[g]^2 + 0.01)
     return RMSProp(params, lr=cfg.lr, alpha=cfg.rms_decay, eps=cfg.rms_eps, centered=True,
-                   eps_in_sqrt=True)
+                   eps_in_sqrt=cfg.rms_eps_in_sqrt, momentum=cfg.rms_momentum)
 
 
 def epsilon(cfg: Config, step: int) -> float:
@@ -276,7 +314,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
         scaler = rt.grad_scaler()  # fp16 only
         memory = ReplayMemory(cfg.memory_size if cfg.replay else info.history + 4,
                               info.frame_shape, info.history,
-                              torch.uint8 if info.atari else torch.float32)
+                              torch.uint8 if info.frame_dtype == np.uint8 else torch.float32)
         keep_memory = {"yes": True, "no": False}.get(cfg.memory_in_checkpoint,
                                                      memory.nbytes < 2 * 1024**3)
         explore = random.Random(cfg.seed)  # epsilon-greedy draws; replay sampling uses torch's
