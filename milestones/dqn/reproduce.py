@@ -67,7 +67,7 @@ class Config(ReproduceConfig):
     """Reproduce Extended Data Table 3: experience replay x target network."""
 
     preset: str = "cpu"
-    """cpu (40 runs, about an hour on 2 cores), minatar (24 runs from pixels, about 80 minutes),
+    """cpu (40 runs, about an hour on 2 cores), minatar (24 runs from pixels, about an hour),
     smoke (seconds, for tests), paper (Breakout, GPU)."""
     out: str = "runs/dqn/reproduce"
     device: str = "cpu"
@@ -113,11 +113,11 @@ def cpu() -> Config:
 
 
 def minatar() -> Config:
-    """DEVIATION(D12): two MinAtar games, 3 seeds, 200k frames per run (Young & Tian: five games,
+    """DEVIATION(D12): two MinAtar games, 3 seeds, 100k frames per run (Young & Tian: five games,
     30 seeds, 5M frames), at the paper's step size."""
     return Config(preset="minatar", out="runs/dqn/reproduce-minatar",
-                  envs=("MinAtar/Breakout-v0", "MinAtar/SpaceInvaders-v0"), steps=200_000,
-                  eval_every=50_000, eval_episodes=30, lr_factors=(1.0,), curve_bin=10_000)
+                  envs=("MinAtar/Breakout-v0", "MinAtar/SpaceInvaders-v0"), steps=100_000,
+                  eval_every=25_000, eval_episodes=30, lr_factors=(1.0,), curve_bin=10_000)
 
 
 def smoke() -> Config:
