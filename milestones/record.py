@@ -83,9 +83,12 @@ def record_benchmark(name: str, args: list[str]) -> dict:
     return json.loads(res.stdout[res.stdout.index("{"):])
 
 
-def record_results(name: str, source: Path, target: Path) -> dict:
+def record_results(name: str, source: Path, target: Path, stem: str = "results") -> dict:
+    """The reproduction's results.json; its results.md (as ``<stem>.md``) and figures are
+    copied beside it."""
     results = json.loads((source / "results.json").read_text())
-    for path in [source / "results.md", *source.glob("*.png"), *source.glob("*.gif")]:
+    shutil.copy2(source / "results.md", target / f"{stem}.md")
+    for path in [*source.glob("*.png"), *source.glob("*.gif")]:
         shutil.copy2(path, target / path.name)
     return results
 
@@ -123,9 +126,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="quick: the runs' seeds (default: 0)")
     parser.add_argument("--from", dest="source", type=Path, default=None,
                         help="results: the reproduce's --out (default runs/<m>/reproduce)")
+    parser.add_argument("--as", dest="stem", default=None, metavar="NAME",
+                        help="results, benchmark: record as results/NAME.json (and NAME.md) "
+                             "instead, for a second study or benchmark (dqn's minatar)")
     parser.add_argument("--allow-dirty", action="store_true",
                         help="record even with uncommitted changes (the file says so)")
     args, extra = parser.parse_known_args(argv)
+    if args.stem is not None and (args.what not in ("results", "benchmark")
+                                  or not args.stem.isidentifier()):
+        print("error: --as NAME goes with `results` or `benchmark`, NAME a plain word (e.g. "
+              "minatar)", file=sys.stderr)
+        return 2
     # results carry the provenance of the reproduction that made them (checked below)
     if args.what in ("quick", "benchmark") and code_version()["git_dirty"] and not args.allow_dirty:
         print("error: the working tree has uncommitted changes, so no commit would hold the code "
@@ -160,13 +171,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.milestone}.reproduce --out {source} first (or give --from)",
                   file=sys.stderr)
             return 2
-        record = record_results(args.milestone, source, target)
+        record = record_results(args.milestone, source, target, args.stem or "results")
         if record.get("provenance", {}).get("git_dirty") and not args.allow_dirty:
             print(f"error: {source}/results.json was made from uncommitted code", file=sys.stderr)
             return 2
     from milestones.core.report import _strict
 
-    path = target / f"{args.what}.json"
+    path = target / f"{args.stem or args.what}.json"
     path.write_text(json.dumps(_strict(record), indent=2, allow_nan=False) + "\n")
     print(f"wrote {path}")
     return render_readmes([str(PACKAGE / args.milestone / "README.md")])

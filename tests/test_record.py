@@ -69,3 +69,19 @@ def test_figures_are_redrawn_from_the_committed_results_alone(monkeypatch, tmp_p
     del fake.figures
     with pytest.raises(SystemExit, match="no figure"):
         record.redraw_figures("fake", tmp_path)
+
+
+def test_a_second_study_is_recorded_under_its_own_name(monkeypatch, tmp_path, capsys):
+    (tmp_path / "adam").mkdir()
+    (tmp_path / "adam" / "README.md").write_text("## Results\n")
+    monkeypatch.setattr(record, "PACKAGE", tmp_path)
+    source = tmp_path / "out"
+    source.mkdir()
+    (source / "results.json").write_text(json.dumps({"provenance": {"git_dirty": False}}))
+    (source / "results.md").write_text("# table\n")
+    (source / "curve.png").write_bytes(b"png")
+    assert record.main(["results", "adam", "--from", str(source), "--as", "second"]) == 0
+    results = tmp_path / "adam" / "results"
+    assert sorted(p.name for p in results.iterdir()) == ["curve.png", "second.json", "second.md"]
+    assert record.main(["quick", "adam", "--as", "second"]) == 2
+    assert "--as NAME goes with `results` or `benchmark`" in capsys.readouterr().err

@@ -4,6 +4,8 @@ replay and a target network.
     from milestones.dqn import nature_dqn, ReplayMemory, make_env
     env, info = make_env("ALE/Breakout-v5")          # Nature preprocessing, (4, 84, 84) uint8
     q = nature_dqn(info.n_actions)                   # Q(phi, .; theta)
+    env, info = make_env("MinAtar/Breakout-v0")      # MinAtar: (4, 10, 10) uint8 object grids
+    q = minatar_dqn(info.n_actions, info.obs_shape[0])
 
 Train: ``python -m milestones.dqn.train --help``; the replay / target-network ablation of
 Extended Data Table 3: ``python -m milestones.dqn.reproduce``.

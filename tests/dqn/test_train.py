@@ -141,6 +141,27 @@ def test_benchmark_quick():
     assert 0 < out["training_loop_vs_plain"] < 1  # learning and acting cost on top of the game
 
 
+@pytest.mark.slow
+def test_benchmark_peers_quick():
+    """Stable-Baselines3 beside ours: both loops timed, the buffers' bytes, CartPole runs."""
+    pytest.importorskip("stable_baselines3", reason="needs pip install 'milestones[peers]'")
+    res = run_cli("benchmarks/dqn.py", "--quick", "--peers")
+    assert res.returncode == 0, res.stderr
+    peers = json.loads(res.stdout[res.stdout.index("{"):])["peers"]
+    assert peers["pong_loop_ratio"] > 0
+    frame = 4 * 84 * 84  # one stack
+    sizes = peers["replay_bytes_per_transition"]
+    # SB3 keeps both stacks of every transition; optimize_memory_usage drops the second
+    assert frame * 2 < sizes["sb3"] < frame * 2 + 64
+    assert frame < sizes["sb3_optimize_memory_usage"] < frame + 64
+    assert sizes["ours"] == 7068
+    res = run_cli("benchmarks/dqn.py", "--quick", "--cartpole", "--cartpole-seeds", "1")
+    assert res.returncode == 0, res.stderr
+    cartpole = json.loads(res.stdout[res.stdout.index("{"):])
+    assert [run["seed"] for run in cartpole["runs"]["sb3"]] == [0]
+    assert set(cartpole["solved_step"]) == {"ours", "sb3"}
+
+
 def test_gif_of_an_atari_game(tmp_path):
     cfg = dataclasses.replace(T.smoke(), eval_epsilon=1.0)  # random play: the paddle moves
     env, info = T.make_env(cfg.env)
