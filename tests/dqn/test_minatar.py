@@ -139,16 +139,18 @@ def test_preset_runs_from_the_command_line_and_draws_the_grid(tmp_path):
 
 @pytest.mark.slow
 def test_learns_breakout_from_pixels_in_cpu_minutes(tmp_path):
-    """20k frames (about a minute): the greedy-ish agent (epsilon 0.05) beats a uniform random
-    policy, whose mean return is 0.53 ± 0.02 (1000 episodes, ``reproduce.random_return``).
-    The bar, 1.5, is three times that; runs of seeds 0-2 scored 2.6, ..."""
-    cfg = dataclasses.replace(T.minatar(), total_steps=20_000, eval_every=20_000,
+    """25k frames (about a minute): the agent (epsilon 0.05) beats a uniform random policy. The
+    study's runs at this point (``reproduce --preset minatar``, the same configuration up to
+    frame 25k, seeds 0-2) scored 3.17, 2.63 and 3.20 over 30 episodes; the bar, 1.6, is under
+    all of them and three times the random policy's mean (0.53 ± 0.02, 1000 episodes)."""
+    cfg = dataclasses.replace(T.minatar(), total_steps=25_000, eval_every=25_000,
                               eval_episodes=30, gif=False, progress=False, device="cpu",
                               out=str(tmp_path / "run"))
     summary = T.main(cfg)
     floor = R.random_return("MinAtar/Breakout-v0", 300, seed=1)["return_mean"]
     assert floor < 0.8
-    assert summary["best_eval"]["return_mean"] > 1.5
+    assert summary["step"] == 25_000 and "best_eval" in summary, summary
+    assert summary["best_eval"]["return_mean"] > 1.6
 
 
 @pytest.mark.slow

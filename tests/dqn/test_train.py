@@ -35,6 +35,13 @@ def test_smoke_preset_plays_pong_from_the_command_line(tmp_path):
     assert summary["step"] == 200 and summary["updates"] == 25 and summary["params"] == 1_687_206
     header = read_metrics(tmp_path / "r" / "metrics.jsonl")[0]
     assert header["environment"]["obs_shape"] == [4, 84, 84]
+    # trained in channels-last, exported in the standard layout: the same values either way
+    from safetensors.torch import load_file
+
+    exported = load_file(tmp_path / "r" / "model.safetensors")
+    trained = load_checkpoint(tmp_path / "r" / "last.pt")["model"]
+    assert trained["features.0.weight"].is_contiguous(memory_format=torch.channels_last)
+    assert all(torch.equal(exported[k], trained[k]) for k in trained)
 
 
 def test_resume_is_exact_mid_episode_with_the_memory(tmp_path):
