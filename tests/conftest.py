@@ -19,6 +19,19 @@ CIFAR10_TGZ_CANDIDATES = [Path(os.environ.get("MILESTONES_CIFAR10_TGZ", "/nonexi
                           REPO.parent / "shared" / "data" / "cifar10-jpg.tar.gz"]
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """A training entry point may set torch's thread count for its process (DQN gives its small
+    networks one thread, before it makes the environment); a test that calls one in-process must
+    not leave the count changed for the tests after it (a resume compared across processes then
+    differs in the last bits)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None):
     """Run ``python <args>`` in a fresh process; returns the CompletedProcess (text)."""
     return subprocess.run([sys.executable, *args], cwd=cwd or REPO, capture_output=True, text=True,
