@@ -5,14 +5,20 @@ Adam: A Method for Stochastic Optimization. Diederik P. Kingma, Jimmy Ba (2014).
 Adam keeps exponential moving averages of the gradient and of its square, corrects both for their
 initialisation at zero, and steps each parameter by the ratio (Algorithm 1):
 
-    g_t = ∇θ f_t(θ_{t-1})
-    m_t = β1 m_{t-1} + (1 - β1) g_t              (biased first moment)
-    v_t = β2 v_{t-1} + (1 - β2) g_t²             (biased second raw moment)
-    m̂_t = m_t / (1 - β1^t),  v̂_t = v_t / (1 - β2^t)     (bias correction, §3)
-    θ_t = θ_{t-1} - α m̂_t / (√v̂_t + ε)
+$$g_t = \nabla_\theta f_t(\theta_{t-1})$$
 
-with α = 0.001, β1 = 0.9, β2 = 0.999, ε = 1e-8. AdaMax (§7.1, Algorithm 2) replaces √v_t by the
-infinity norm u_t = max(β2 u_{t-1}, |g_t|) and needs no correction of u_t.
+$$m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \qquad \text{(biased first moment)}$$
+
+$$v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \qquad \text{(biased second raw moment)}$$
+
+$$\hat m_t = m_t / (1 - \beta_1^t), \quad \hat v_t = v_t / (1 - \beta_2^t)
+\qquad \text{(bias correction, \S 3)}$$
+
+$$\theta_t = \theta_{t-1} - \alpha\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)$$
+
+with $\alpha = 0.001$, $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$. AdaMax (§7.1,
+Algorithm 2) replaces $\sqrt{v_t}$ by the infinity norm $u_t = \max(\beta_2 u_{t-1}, |g_t|)$ and
+needs no correction of $u_t$.
 
 Every optimizer here has two code paths that compute the same update:
 - ``foreach=False``: one parameter at a time, each line under the equation it computes (read this);
@@ -189,17 +195,18 @@ def adam_single(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *,
             theta.mul_(1 - lr * weight_decay)
         elif weight_decay:  # L2 penalty: g_t <- g_t + lambda theta
             g = g.add(theta, alpha=weight_decay)
-        # m_t = beta1 m_{t-1} + (1 - beta1) g_t        (= m + (1 - beta1)(g - m))
+        # $m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t$, as $m + (1 - \beta_1)(g - m)$
         m.lerp_(g, 1 - beta1)
-        # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
+        # $v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2$
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
         if amsgrad:  # AMSGrad: vmax_t = max(vmax_{t-1}, v_t), used in place of v_t
             v = torch.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
-        # m^_t = m_t / (1 - beta1^t),  v^_t = v_t / (1 - beta2^t)
+        # $\hat m_t = m_t / (1 - \beta_1^t)$, $\hat v_t = v_t / (1 - \beta_2^t)$
         step = float(t)
         bias1 = 1 - beta1**step if bias_correction else 1.0
         bias2 = 1 - beta2**step if bias_correction else 1.0
-        # theta_t = theta_{t-1} - alpha m^_t / (sqrt(v^_t) + eps)
+        # $$\theta_t = \theta_{t-1} - \alpha \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}$$
+        # with the corrections folded in: $\sqrt{\hat v_t} = \sqrt{v_t} / \sqrt{1 - \beta_2^t}$
         denom = (v.sqrt() / math.sqrt(bias2)).add_(eps)
         theta.addcdiv_(m, denom, value=-lr / bias1)
 

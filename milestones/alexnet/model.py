@@ -8,11 +8,18 @@ saturating ones such as tanh (§3.1, Fig. 1); local response normalisation acros
 the overfitting of a 60-million-parameter net. Five convolutional layers and three fully connected
 ones, split across the two GPUs: layers 2, 4 and 5 see only the kernel maps of their own GPU.
 
-    (§3.3)  b^i_{x,y} = a^i_{x,y} / (k + alpha sum_j (a^j_{x,y})^2)^beta,
-            j = max(0, i - n/2) ... min(N - 1, i + n/2);  k = 2, n = 5, alpha = 1e-4, beta = 0.75
-    (§4.2)  dropout: each hidden neuron's output is set to zero with probability 0.5 in training;
-            at test time all neurons are used and their outputs multiplied by 0.5
-    (§5)    v_{i+1} = 0.9 v_i - 0.0005 eps w_i - eps <dL/dw>_{D_i},   w_{i+1} = w_i + v_{i+1}
+Local response normalisation (§3.3), over n adjacent kernel maps of the N in the layer:
+
+$$b^i_{x,y} = a^i_{x,y} \Big/ \Big(k + \alpha \sum_{j=\max(0,\, i-n/2)}^{\min(N-1,\, i+n/2)}
+(a^j_{x,y})^2\Big)^{\beta} \tag{\S 3.3}$$
+
+with $k = 2$, $n = 5$, $\alpha = 10^{-4}$, $\beta = 0.75$. Dropout (§4.2): each hidden neuron's
+output is set to zero with probability 0.5 in training; at test time all neurons are used and
+their outputs multiplied by 0.5. SGD with momentum and weight decay (§5), batch $D_i$, learning
+rate $\epsilon$:
+
+$$v_{i+1} = 0.9\, v_i - 0.0005\, \epsilon\, w_i - \epsilon \Big\langle \frac{\partial L}{\partial w}
+\Big|_{w_i} \Big\rangle_{D_i}, \qquad w_{i+1} = w_i + v_{i+1}$$
 
 Implemented:
 - §3.5, Fig. 2: ``alexnet2012``, the paper's network with its two towers as grouped convolutions,

@@ -6,11 +6,22 @@ translations degrade as sentences grow (Cho et al. 2014; Fig. 2 here). RNNsearch
 per source word instead, the *annotation* h_j of a bidirectional RNN, and lets the decoder choose,
 at every target word, a weighted mix of them: a soft alignment learnt jointly with translation.
 
-    (Eq. 5)   c_i  = sum_j alpha_ij h_j                       context of target word i
-    (Eq. 6)   alpha_ij = exp(e_ij) / sum_k exp(e_ik),   e_ij = a(s_{i-1}, h_j)
-    (A.2.2)   a(s_{i-1}, h_j) = v_a^T tanh(W_a s_{i-1} + U_a h_j)    (U_a h_j computed once)
-    (Eq. 4)   p(y_i | y_1..y_{i-1}, x) = g(y_{i-1}, s_i, c_i),   s_i = f(s_{i-1}, y_{i-1}, c_i)
-    (§3.2)    h_j = [fwd h_j ; bwd h_j]                       the bidirectional annotation
+The context of target word i (Eq. 5), its weights (Eq. 6) and the alignment model (App. A.2.2,
+where $U_a h_j$ is computed once per sentence):
+
+$$c_i = \sum_{j=1}^{T_x} \alpha_{ij} h_j \tag{5}$$
+
+$$\alpha_{ij} = \frac{\exp(e_{ij})}{\sum_{k=1}^{T_x} \exp(e_{ik})}, \qquad
+e_{ij} = a(s_{i-1}, h_j) \tag{6}$$
+
+$$a(s_{i-1}, h_j) = v_a^\top \tanh(W_a s_{i-1} + U_a h_j) \tag{A.2.2}$$
+
+The decoder (Eq. 4) and the bidirectional annotation (§3.2):
+
+$$p(y_i \mid y_1, \ldots, y_{i-1}, \mathbf{x}) = g(y_{i-1}, s_i, c_i), \qquad
+s_i = f(s_{i-1}, y_{i-1}, c_i) \tag{4}$$
+
+$$h_j = \big[\overrightarrow{h}_j^\top ; \overleftarrow{h}_j^\top\big]^\top \tag{\S 3.2}$$
 
 The recurrent unit is the gated recurrent unit (App. A.1), with E the embedding matrix:
 

@@ -14,11 +14,18 @@ The input representation (§3, Fig. 2) is the sum of token, segment and learned 
 embeddings; every layer is post-LN (LayerNorm(x + Sublayer(x))) with GELU in its feed-forward
 network:
 
-    E = LayerNorm(E_token + E_segment + E_position)
-    x' = LayerNorm(x + MultiHead(x, x, x))                 (self-attention, Vaswani Eq. 1-2)
-    x'' = LayerNorm(x' + W_2 GELU(W_1 x' + b_1) + b_2)     (feed-forward, d_ff = 4H)
-    pooled = tanh(W_p h_[CLS] + b_p)                        (the "pooler", NSP's input)
-    MLM logits = E_token^T LayerNorm(GELU(W_t h + b_t)) + b  (decoder tied to the embeddings)
+$$E = \mathrm{LayerNorm}(E_{token} + E_{segment} + E_{position})$$
+
+then in every layer self-attention (Vaswani Eq. 1-2) and the feed-forward network ($d_{ff} = 4H$):
+
+$$x' = \mathrm{LayerNorm}(x + \mathrm{MultiHead}(x, x, x))$$
+
+$$x'' = \mathrm{LayerNorm}(x' + W_2\, \mathrm{GELU}(W_1 x' + b_1) + b_2)$$
+
+and the heads: the "pooler" (NSP's input) and the MLM decoder, tied to the token embeddings:
+
+$$\mathrm{pooled} = \tanh(W_p h_{[CLS]} + b_p), \qquad
+\mathrm{logits}_{MLM} = E_{token}^\top \mathrm{LayerNorm}(\mathrm{GELU}(W_t h + b_t)) + b$$
 
 Implemented: §3 (model, embeddings), §3.1's two heads, App. A's sizes: BERT-Base (L12/H768/A12,
 110M parameters) and BERT-Large (L24/H1024/A16, 340M), and the small models of Turc et al. (2019,

@@ -1,4 +1,4 @@
-"""Q-networks of DQN: Q(s, .; theta), one output per action (Mnih et al. 2013, 2015).
+r"""Q-networks of DQN: Q(s, .; theta), one output per action (Mnih et al. 2013, 2015).
 
 "The input to the neural network consists of an 84 x 84 x 4 image produced by the preprocessing
 map phi" (Nature, Methods). Pixels arrive as uint8 and are scaled to [0, 1] inside the network, so
@@ -11,9 +11,13 @@ the replay memory can keep bytes.
 
 The loss of Algorithm 1 (Nature, Methods) as pure functions of tensors:
 
-    y_j = r_j                                      if phi_{j+1} is terminal
-    y_j = r_j + gamma max_a' Q^(phi_{j+1}, a'; theta^-)   otherwise          (td_target)
-    L = mean_j huber(y_j - Q(phi_j, a_j; theta))   (the error clipped to [-1, 1])  (td_loss)
+$$y_j = \begin{cases} r_j & \text{if } \phi_{j+1} \text{ is terminal} \\
+r_j + \gamma \max_{a'} \hat Q(\phi_{j+1}, a'; \theta^-) & \text{otherwise} \end{cases}$$
+
+(``td_target``, with the target network's weights $\theta^-$), and (``td_loss``) the mean over
+the minibatch of the Huber loss, which clips the error's gradient to [-1, 1]:
+
+$$L(\theta) = \frac{1}{|B|} \sum_{j \in B} \mathrm{huber}\big(y_j - Q(\phi_j, a_j; \theta)\big)$$
 """
 
 from __future__ import annotations

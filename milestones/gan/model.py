@@ -6,12 +6,14 @@ arXiv:1511.06434.
 A generator G maps noise z ~ p_z to samples G(z); a discriminator D outputs the probability that
 its input came from the data rather than from G. They play the two-player minimax game
 
-    (Eq. 1)  min_G max_D V(D, G) = E_{x~p_data}[log D(x)] + E_{z~p_z}[log(1 - D(G(z)))]
+$$\min_G \max_D V(D, G) = \mathbb{E}_{\boldsymbol{x} \sim p_{data}(\boldsymbol{x})}
+[\log D(\boldsymbol{x})] + \mathbb{E}_{\boldsymbol{z} \sim p_{\boldsymbol{z}}(\boldsymbol{z})}
+[\log(1 - D(G(\boldsymbol{z})))] \tag{1}$$
 
-whose optimum for D is D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Prop. 1) and whose global
-optimum is p_g = p_data (Thm. 1). Early in training log(1 - D(G(z))) saturates, so G is trained
-to maximise log D(G(z)) instead (§3: "the same fixed point ... much stronger gradients early in
-learning"). Algorithm 1 alternates k steps on D with one step on G.
+whose optimum for D is $D^*_G(x) = p_{data}(x) / (p_{data}(x) + p_g(x))$ (Prop. 1) and whose
+global optimum is $p_g = p_{data}$ (Thm. 1). Early in training log(1 - D(G(z))) saturates, so G
+is trained to maximise log D(G(z)) instead (§3: "the same fixed point ... much stronger gradients
+early in learning"). Algorithm 1 alternates k steps on D with one step on G.
 
 DCGAN makes the game work with deep convolutional nets (§3): strided convolutions in D and
 fractionally-strided convolutions in G instead of pooling, batch normalisation in both (not on

@@ -6,10 +6,13 @@ al. (2020), arXiv:2005.14165.
 A decoder-only Transformer (the decoder of Vaswani et al. 2017 without its cross-attention)
 trained to predict the next token: maximise the log-likelihood of a text,
 
-    L(U) = sum_i log P(u_i | u_{i-k}, ..., u_{i-1}; Theta)                      (GPT-1 Eq. 1)
-    h_0 = U W_e + W_p                         (token and learned position embeddings, Eq. 2)
-    h_l = transformer_block(h_{l-1})  for l = 1..n
-    P(u) = softmax(h_n W_e^T)                  (the output layer is the embedding, tied)
+$$L_1(\mathcal{U}) = \sum_i \log P(u_i \mid u_{i-k}, \ldots, u_{i-1}; \Theta) \tag{GPT-1, 1}$$
+
+with token and learned position embeddings, n blocks, and an output layer tied to the token
+embedding (GPT-1 Eq. 2):
+
+$$h_0 = U W_e + W_p, \qquad h_l = \mathrm{transformer\_block}(h_{l-1})\ \ \forall l \in [1, n],
+\qquad P(u) = \mathrm{softmax}(h_n W_e^\top) \tag{GPT-1, 2}$$
 
 Each block is masked ("causal") multi-head self-attention and a position-wise MLP of width 4d with
 GELU. GPT-1 normalises after each residual addition (post-LN, as the Transformer); GPT-2 §2.3

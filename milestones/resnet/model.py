@@ -3,10 +3,13 @@ r"""Deep Residual Learning for Image Recognition. He, Zhang, Ren, Sun (2015). ar
 Deeper plain networks train *worse* than shallower ones: not overfitting, an optimisation failure
 (the "degradation problem", Fig. 1). ResNets let each stack of layers fit a residual
 $\mathcal{F}(x) = \mathcal{H}(x) - x$ instead of the desired mapping $\mathcal{H}(x)$, through a
-shortcut that adds the input back:
+shortcut that adds the input back: the identity shortcut, where dimensions match,
 
-    (Eq. 1)  y = F(x, {W_i}) + x            identity shortcut, same dimensions
-    (Eq. 2)  y = F(x, {W_i}) + W_s x        projection shortcut, when dimensions change
+$$\mathbf{y} = \mathcal{F}(\mathbf{x}, \{W_i\}) + \mathbf{x} \tag{1}$$
+
+and the projection shortcut $W_s$, where they change,
+
+$$\mathbf{y} = \mathcal{F}(\mathbf{x}, \{W_i\}) + W_s \mathbf{x} \tag{2}$$
 
 and F is two 3x3 convolutions (basic block, Fig. 2 / Fig. 5 left) or 1x1-3x3-1x1 (bottleneck,
 Fig. 5 right), each followed by batch normalisation, ReLU after the addition.
@@ -81,6 +84,8 @@ class ResidualBlock(nn.Module):
             identity = shortcut_a(x, self.c_out, self.stride)
         else:  # Eq. 1: y = F(x) + x
             identity = x
+        # $\mathbf{y} = \mathcal{F}(\mathbf{x}, \{W_i\}) + \mathbf{x}$ (Eq. 1), or
+        # $+ W_s \mathbf{x}$ (Eq. 2), then the ReLU after the addition (Fig. 2)
         out += identity  # in place: BN's backward does not need its output
         return F.relu(out, inplace=True)
 

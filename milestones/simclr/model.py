@@ -7,10 +7,16 @@ encoder f (a ResNet) maps each view to a representation $h = f(\tilde x)$, a sma
 head g maps it to $z = g(h)$, and the contrastive loss pulls each positive pair (the two views
 of one image) together against the other 2(N - 1) views of the batch as negatives (§2.1):
 
-    (sim)    sim(u, v) = u^T v / (||u|| ||v||)                            cosine similarity
-    (Eq. 1)  l(i, j) = -log  exp(sim(z_i, z_j) / tau)
-                             / sum_{k != i} exp(sim(z_i, z_k) / tau)      NT-Xent
-             L = 1/(2N) sum_k [ l(2k-1, 2k) + l(2k, 2k-1) ]
+$$\mathrm{sim}(\boldsymbol{u}, \boldsymbol{v}) = \boldsymbol{u}^\top \boldsymbol{v} \,/\,
+\lVert\boldsymbol{u}\rVert \lVert\boldsymbol{v}\rVert \qquad \text{(cosine similarity)}$$
+
+$$\ell_{i,j} = -\log \frac{\exp(\mathrm{sim}(\boldsymbol{z}_i, \boldsymbol{z}_j)/\tau)}
+{\sum_{k=1}^{2N} \mathbb{1}_{[k \neq i]}
+\exp(\mathrm{sim}(\boldsymbol{z}_i, \boldsymbol{z}_k)/\tau)} \tag{1}$$
+
+the NT-Xent loss of a positive pair, averaged over both orders of every pair (Algorithm 1):
+
+$$\mathcal{L} = \frac{1}{2N} \sum_{k=1}^{N} \big[\ell(2k-1, 2k) + \ell(2k, 2k-1)\big]$$
 
 The head is thrown away after pre-training: h, taken before g, is the representation (§4.2,
 Fig. 8: h beats z by more than 10 points of linear evaluation). g is an MLP with one hidden

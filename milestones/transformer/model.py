@@ -8,16 +8,25 @@ each decoder layer adds, between the two, attention over the encoder's output ("
 self-attention is masked so position i sees only positions <= i (auto-regression, §3.1). Order
 enters only through positional encodings added to the embeddings.
 
-    (Eq. 1)   Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
-    (§3.2.2)  MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O,
-              head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V),   d_k = d_v = d_model / h
-    (Eq. 2)   FFN(x) = max(0, x W_1 + b_1) W_2 + b_2
+$$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\Big(\frac{QK^\top}{\sqrt{d_k}}\Big) V \tag{1}$$
+
+$$\mathrm{MultiHead}(Q, K, V) = \mathrm{Concat}(\mathrm{head}_1, \ldots, \mathrm{head}_h) W^O,
+\quad \mathrm{head}_i = \mathrm{Attention}(Q W_i^Q, K W_i^K, V W_i^V) \tag{\S 3.2.2}$$
+
+with $d_k = d_v = d_{model} / h$, and the position-wise feed-forward network
+
+$$\mathrm{FFN}(x) = \max(0, x W_1 + b_1) W_2 + b_2 \tag{2}$$
+
     (§3.1)    LayerNorm(x + Sublayer(x))                      around every sub-layer
     (§3.4)    embeddings multiplied by sqrt(d_model); one matrix shared by both embeddings and
               the pre-softmax linear transformation
-    (§3.5)    PE(pos, 2i) = sin(pos / 10000^(2i / d_model)),  PE(pos, 2i+1) = cos(same)
     (§5.4)    residual dropout P_drop on every sub-layer output (before the residual sum) and on
               the sums of embeddings and positional encodings
+
+and the sinusoidal positional encodings (§3.5):
+
+$$PE_{(pos, 2i)} = \sin(pos / 10000^{2i/d_{model}}), \qquad
+PE_{(pos, 2i+1)} = \cos(pos / 10000^{2i/d_{model}})$$
 
 Implemented: §3.1-3.5, §5.4 (dropout; label smoothing: :func:`label_smoothed_loss`), Table 3
 base / big and row (E) (learned positional embeddings). Beyond the paper, as flags: ``norm_first``
