@@ -61,15 +61,12 @@ def trajectory(optimizer: str, f: Callable[[torch.Tensor], torch.Tensor],
 def plot(name: str, path: str | Path) -> dict[str, float]:
     """One panel per optimizer: contours of the test function and the optimizer's trajectory.
     Returns each optimizer's final distance to the minimum."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from milestones.core.plots import subplots
 
     f, start, minimum, (x0, x1, y0, y1), steps, lrs = FUNCTIONS[name]
     xs, ys = torch.linspace(x0, x1, 300), torch.linspace(y0, y1, 300)
     levels = torch.log1p(f(torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1)))
-    fig, axes = plt.subplots(2, 3, figsize=(11, 7), dpi=110, sharex=True, sharey=True)
+    fig, axes = subplots(2, 3, figsize=(11, 7), dpi=110, sharex=True, sharey=True)
     distances = {}
     for ax, (opt, lr) in zip(axes.flat, lrs.items(), strict=True):
         path_ = trajectory(opt, f, start, steps, lr=lr)
@@ -87,5 +84,4 @@ def plot(name: str, path: str | Path) -> dict[str, float]:
     fig.suptitle(f"{name}: {steps} steps from {start} (dots every {max(1, steps // 20)} steps)")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return distances

@@ -416,13 +416,11 @@ def figures(results: dict, out: Path) -> list[Path]:
 def plot_fig2(r: dict, config: dict, path: Path) -> Path:
     """Fig. 2's comparison at the end of training: each optimizer's final training loss, every
     seed a point and the mean a bar, best first, one panel per setting; diverged seeds marked."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from milestones.core.plots import subplots
 
     settings = r["settings"]
-    fig, axes = plt.subplots(1, len(settings), figsize=(5.2 * len(settings), 4.4), dpi=110,
+    fig, axes = subplots(1, len(settings), figsize=(5.2 * len(settings), 4.4), dpi=110,
                              squeeze=False)
     for ax, (setting, arms) in zip(axes[0], settings.items(), strict=True):
         order = sorted(arms, key=lambda k: _mean([math.inf if diverged(x) else x
@@ -462,7 +460,6 @@ def plot_fig2(r: dict, config: dict, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -470,16 +467,15 @@ def plot_fig4(r: dict, path: Path) -> Path:
     """Fig. 4's layout: test loss against log10(alpha), one panel per (epoch, beta1), one colour
     per beta2, solid with bias correction, dashed without. A diverged run (see ``diverged``) is
     no loss: it is an x in the band above the losses, upper row without correction, lower with."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from milestones.core.plots import subplots
 
     points, epochs = r["points"], r["epochs"]
     beta1s = sorted({p["beta1"] for p in points})
     beta2s = sorted({p["beta2"] for p in points})
     colors = dict(zip(beta2s, ("tab:blue", "tab:green", "tab:red", "tab:purple"), strict=False))
-    fig, axes = plt.subplots(len(epochs), len(beta1s), figsize=(5.2 * len(beta1s),
+    fig, axes = subplots(len(epochs), len(beta1s), figsize=(5.2 * len(beta1s),
                              3.9 * len(epochs)), dpi=110, squeeze=False)
     for row, e in enumerate(epochs):
         finite = [p["loss"][str(e)] for p in points if not diverged(p["loss"][str(e)])]
@@ -521,7 +517,6 @@ def plot_fig4(r: dict, path: Path) -> Path:
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 

@@ -466,15 +466,12 @@ def figures(results: dict, out: Path) -> list[Path]:
     """fig1.png (training error per epoch, solid ReLU, dashed tanh, as the paper's Fig. 1),
     dropout.png (train and test error against the training-set size, Fig. 10), lrn_pool.png
     (test error per seed and variant, with the paper's CIFAR-10 numbers)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from milestones.core.plots import subplots
 
     paths = []
     if "fig1" in results:
         f = results["fig1"]
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+        fig, ax = subplots(figsize=(6.4, 4.2), dpi=120)
         for act, ls, color in (("relu", "-", "tab:blue"), ("tanh", "--", "tab:red")):
             for i, run in enumerate(f["runs"][act]):
                 ax.plot(run["curve"]["epoch"], run["curve"]["error"], ls, color=color,
@@ -492,11 +489,10 @@ def figures(results: dict, out: Path) -> list[Path]:
         fig.tight_layout()
         paths.append(out / "fig1.png")
         fig.savefig(paths[-1])
-        plt.close(fig)
     if "dropout" in results:
         sizes = results["dropout"]["sizes"]
         ns = [int(n) for n in sizes]
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+        fig, ax = subplots(figsize=(6.4, 4.2), dpi=120)
         for name, color in (("none", "tab:red"), ("dropout", "tab:blue")):
             for split, ls, marker in (("train_error", "--", "o"), ("test_error", "-", "s")):
                 ys = [sizes[str(n)][name][split]["mean"] for n in ns]
@@ -517,10 +513,9 @@ def figures(results: dict, out: Path) -> list[Path]:
         fig.tight_layout()
         paths.append(out / "dropout.png")
         fig.savefig(paths[-1])
-        plt.close(fig)
     if "lrn_pool" in results:
         v = results["lrn_pool"]["variants"]
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+        fig, ax = subplots(figsize=(6.4, 4.2), dpi=120)
         for i, entry in enumerate(v.values()):
             ys = [r["test_error"] for r in entry["runs"] if r["test_error"] is not None]
             ax.scatter([i] * len(ys), ys, color="tab:blue", s=18, alpha=0.7)
@@ -541,7 +536,6 @@ def figures(results: dict, out: Path) -> list[Path]:
         fig.tight_layout()
         paths.append(out / "lrn_pool.png")
         fig.savefig(paths[-1])
-        plt.close(fig)
     return paths
 
 

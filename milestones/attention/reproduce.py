@@ -347,12 +347,9 @@ STYLE = {"RNNencdec-30": ("tab:blue", ":"), "RNNencdec-50": ("tab:blue", "--"),
 
 def plot_fig2(r: dict, path: Path) -> Path:
     """BLEU against source length, the mean over seeds and its spread (Fig. 2's style)."""
-    import matplotlib
+    from milestones.core.plots import subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.6), dpi=110)
+    fig, ax = subplots(figsize=(7.5, 4.6), dpi=110)
     for name, entry in r["models"].items():
         color, ls = STYLE.get(name, ("black", "-"))
         per_bin = list(zip(*[[b["bleu"] for b in run["by_length"]] for run in entry["runs"]],
@@ -382,19 +379,15 @@ def plot_fig2(r: dict, path: Path) -> Path:
                  f"(line: mean, band: min-max)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
 def plot_fig3(run: T.Config, path: Path, count: int = 3) -> dict:
     """Heat maps of alpha_ij (Fig. 3) for test sentences of 8 to 20 words, the model's own beam
     translations on the rows; returns what was plotted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from safetensors.torch import load_model
 
+    from milestones.core.plots import subplots
     from milestones.core.text import Tokenizer
 
     corpus, _, _ = T.load_data(run)
@@ -405,7 +398,7 @@ def plot_fig3(run: T.Config, path: Path, count: int = 3) -> dict:
     model.eval()
     picked = [(s, t) for s, t in corpus.test if 8 <= D.length(s) <= 20][:count] or \
         corpus.test[:count]
-    fig, axes = plt.subplots(1, len(picked), figsize=(5.2 * len(picked), 5.4), dpi=100,
+    fig, axes = subplots(1, len(picked), figsize=(5.2 * len(picked), 5.4), dpi=100,
                              squeeze=False)
     shown = []
     for ax, (src, ref) in zip(axes[0], picked, strict=True):
@@ -422,7 +415,6 @@ def plot_fig3(run: T.Config, path: Path, count: int = 3) -> dict:
                  f"(columns: source words, rows: its translation; white = 1)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return {"path": path.name, "sentences": shown}
 
 

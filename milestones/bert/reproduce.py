@@ -336,14 +336,11 @@ def claims(r: dict) -> tuple[dict[str, bool], dict]:
 def figures(r: dict, out: Path) -> list[Path]:
     """The figures, from the numbers of results.json alone (``python -m milestones.record
     figures bert`` redraws them from the committed file)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from milestones.core.plots import subplots
 
     paths = []
     if r.get("glue"):
-        fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
+        fig, ax = subplots(figsize=(6.4, 3.8), dpi=120)
         tasks = list(r["glue"])
         for k, (init, colour) in enumerate((("pretrained", "C0"), ("random", "C7"))):
             means = [100 * r["glue"][t][init]["score"]["mean"] for t in tasks]
@@ -357,10 +354,9 @@ def figures(r: dict, out: Path) -> list[Path]:
         ax.grid(alpha=0.3, axis="y")
         fig.tight_layout()
         fig.savefig(out / "glue-pretrained-vs-random.png")
-        plt.close(fig)
         paths.append(out / "glue-pretrained-vs-random.png")
     if r.get("builtin"):
-        fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), dpi=120)
+        fig, axes = subplots(1, 2, figsize=(8, 3.6), dpi=120)
         arms = list(r["builtin"])
         for ax, (task, metric) in zip(axes, BUILTIN_TASKS.items(), strict=True):
             means = [100 * r["builtin"][a][task][metric]["mean"] for a in arms]
@@ -373,7 +369,6 @@ def figures(r: dict, out: Path) -> list[Path]:
         fig.suptitle("Table 5 in miniature: pre-training objectives (built-in language)")
         fig.tight_layout()
         fig.savefig(out / "table5-objectives.png")
-        plt.close(fig)
         paths.append(out / "table5-objectives.png")
     return paths
 

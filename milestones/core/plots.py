@@ -8,6 +8,18 @@ from pathlib import Path
 import numpy as np
 
 
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
+             dpi: float | None = None, sharex: bool = False, sharey: bool = False,
+             squeeze: bool = True):
+    """``pyplot.subplots`` without pyplot: a ``Figure`` that ``savefig`` draws with Agg whatever
+    backend the process uses, so a notebook's inline backend stays as it was (``matplotlib.use``
+    would switch it for the whole process), and nothing to close."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots(nrows, ncols, sharex=sharex, sharey=sharey, squeeze=squeeze)
+
+
 def plot_curves(curves: dict[str, list[tuple[list[float], list[float]]]], path: str | Path, *,
                 xlabel: str, ylabel: str, title: str = "", styles: dict[str, dict] | None = None,
                 logy: bool = False, ylim: tuple[float, float] | None = None,
@@ -18,12 +30,8 @@ def plot_curves(curves: dict[str, list[tuple[list[float], list[float]]]], path: 
 
     ``curves[label]`` is a list of (xs, ys) runs, one per seed; runs are cut to the shortest.
     """
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    fig, ax = subplots(figsize=(6.4, 4.2), dpi=120)
     for label, runs in curves.items():
         n = min(len(xs) for xs, _ in runs)
         xs = np.asarray(runs[0][0][:n], dtype=float)
@@ -51,5 +59,4 @@ def plot_curves(curves: dict[str, list[tuple[list[float], list[float]]]], path: 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
     return path

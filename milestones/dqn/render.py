@@ -38,12 +38,9 @@ def plot_evaluations(runs: list[list[dict]], path: Path, *, title: str,
     """One panel per run: the mean return of each evaluation, and the band from its worst to its
     best episode (a band of real returns, never past the task's maximum as mean ± std can go);
     ``target`` as a dotted line; ``episodes``, the training episodes' returns, as dots."""
-    import matplotlib
+    from milestones.core.plots import subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs) + 1.2, 3.8), dpi=120,
+    fig, axes = subplots(1, len(runs), figsize=(4.2 * len(runs) + 1.2, 3.8), dpi=120,
                              sharey=True, squeeze=False)
     for i, (ax, evals) in enumerate(zip(axes[0], runs, strict=True)):
         if episodes:
@@ -66,7 +63,6 @@ def plot_evaluations(runs: list[list[dict]], path: Path, *, title: str,
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 

@@ -466,15 +466,6 @@ def _gt(a: dict | None, b: dict | None) -> bool | None:
 
 # ---- figures -------------------------------------------------------------------------------------
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def copy_samples(run: T.Config, path: Path) -> None:
     src = Path(run.out) / "samples.png"
     if src.is_file():
@@ -482,8 +473,9 @@ def copy_samples(run: T.Config, path: Path) -> None:
 
 
 def plot_objective(runs: dict, path: Path) -> None:
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    from milestones.core.plots import subplots
+
+    fig, axes = subplots(1, 3, figsize=(13, 3.6))
     for (sat, seed), run in runs.items():
         rec = [r for r in read_metrics(Path(run.out) / "metrics.jsonl") if r.get("split") ==
                "train"]
@@ -504,7 +496,6 @@ def plot_objective(runs: dict, path: Path) -> None:
                  "every seed", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def _contours(ax, mixture: str) -> None:
@@ -527,11 +518,12 @@ def _contours(ax, mixture: str) -> None:
 
 def plot_mixture(runs: dict, mixture: str, png: Path, gif: Path) -> None:
     """Seed 0's snapshots: rows = settings, columns = time (PNG); the same as GIF frames."""
-    plt = _plt()
+    from milestones.core.plots import subplots
+
     shots = {arm: torch.load(Path(r.out) / "snapshots.pt") for arm, r in runs.items()}
     steps = sorted(next(iter(shots.values())))
     cols = steps if len(steps) <= 5 else steps[len(steps) // 5 - 1::len(steps) // 5][:5]
-    fig, axes = plt.subplots(len(runs), len(cols), figsize=(2.2 * len(cols), 2.3 * len(runs)),
+    fig, axes = subplots(len(runs), len(cols), figsize=(2.2 * len(cols), 2.3 * len(runs)),
                              squeeze=False)
     for i, arm in enumerate(runs):
         for j, step in enumerate(cols):
@@ -544,10 +536,9 @@ def plot_mixture(runs: dict, mixture: str, png: Path, gif: Path) -> None:
                 ax.set_ylabel(arm.replace(": ", ":\n"), fontsize=7)
     fig.tight_layout()
     fig.savefig(png, dpi=80)
-    plt.close(fig)
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    fig, axes = plt.subplots(1, len(runs), figsize=(3 * len(runs), 3.2), squeeze=False)
+    fig, axes = subplots(1, len(runs), figsize=(3 * len(runs), 3.2), squeeze=False)
 
     def frame(k: int):
         for ax, arm in zip(axes[0], runs, strict=True):
@@ -558,12 +549,12 @@ def plot_mixture(runs: dict, mixture: str, png: Path, gif: Path) -> None:
         return []
 
     FuncAnimation(fig, frame, frames=len(steps)).save(gif, writer=PillowWriter(fps=2), dpi=60)
-    plt.close(fig)
 
 
 def plot_modes(mixtures: dict, path: Path) -> None:
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(mixtures), figsize=(5.5 * len(mixtures), 3.6),
+    from milestones.core.plots import subplots
+
+    fig, axes = subplots(1, len(mixtures), figsize=(5.5 * len(mixtures), 3.6),
                              squeeze=False)
     for ax, (m, arms) in zip(axes[0], mixtures.items(), strict=True):
         for arm, e in arms.items():
@@ -577,7 +568,6 @@ def plot_modes(mixtures: dict, path: Path) -> None:
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def plot_interpolation(run: T.Config, path: Path, rows: int = 6, cols: int = 10) -> None:

@@ -484,17 +484,13 @@ def batch_stat_samples(model: GAN, n: int, m: int) -> torch.Tensor:
 def save_samples(samples: torch.Tensor, output: str, data: GanData, path: Path) -> None:
     """An 8x8 grid of images, or a scatter of points over the mixture's modes, as a PNG."""
     if data.points:
-        import matplotlib
+        from milestones.core.plots import subplots
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(4, 4))
+        fig, ax = subplots(figsize=(4, 4))
         ax.scatter(*data.centers.T, c="red", s=20, marker="x")
         ax.scatter(*samples.T, s=2, alpha=0.5)
         ax.set_aspect("equal")
         fig.savefig(path, dpi=100)
-        plt.close(fig)
         return
     from torchvision.utils import save_image
 

@@ -486,15 +486,14 @@ def claims(r: dict) -> tuple[dict[str, bool], dict]:
 
 def figures(r: dict, out: Path) -> list[Path]:
     """The figures, from the numbers of results.json alone."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from milestones.core.plots import subplots
 
     paths = []
     sh = r.get("shakespeare")
     if sh:
-        fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
+        fig, ax = subplots(figsize=(6, 3.6), dpi=120)
         for i, e in enumerate(sh.values()):
             for run in e["runs"]:
                 steps, losses = zip(*run["val_curve"], strict=True)
@@ -509,12 +508,11 @@ def figures(r: dict, out: Path) -> list[Path]:
         ax.legend()
         fig.tight_layout()
         fig.savefig(out / "shakespeare-val-loss.png")
-        plt.close(fig)
         paths.append(out / "shakespeare-val-loss.png")
     sc = r.get("scaling")
     if sc:
         pts, fits = sc["points"], sc["fits"]
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), dpi=120)
+        fig, axes = subplots(1, 3, figsize=(13, 3.8), dpi=120)
         ax = axes[0]  # IsoFLOP curves (Chinchilla Fig. 3)
         for i, c in enumerate(sorted({p["budget"] for p in pts})):
             ps = sorted((p for p in pts if p["budget"] == c), key=lambda p: p["N"])
@@ -570,11 +568,10 @@ def figures(r: dict, out: Path) -> list[Path]:
             a.grid(alpha=0.3, which="both")
         fig.tight_layout()
         fig.savefig(out / "scaling-laws.png")
-        plt.close(fig)
         paths.append(out / "scaling-laws.png")
     icl = r.get("incontext")
     if icl:  # GPT-3 Fig. 1.2's axes: examples in the prompt, accuracy, one line per size
-        fig, ax = plt.subplots(figsize=(5.6, 3.8), dpi=120)
+        fig, ax = subplots(figsize=(5.6, 3.8), dpi=120)
         for i, (size, e) in enumerate(icl.items()):
             shots = sorted(int(k.split("-")[0]) for k in e["runs"][0] if k.endswith("-shot"))
             means = [100 * e[f"{k}-shot"]["mean"] for k in shots]
@@ -591,7 +588,6 @@ def figures(r: dict, out: Path) -> list[Path]:
         ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(out / "incontext.png")
-        plt.close(fig)
         paths.append(out / "incontext.png")
     return paths
 

@@ -229,16 +229,15 @@ def plot_fig6(r: dict, path: Path) -> Path:
     """Fig. 6's two panels. With curves: training error dashed, held-out (validation) error
     solid, each seed thin, the mean bold. Without: final training and test error per seed
     against depth, the mean joined across depths. The paper's Table 6 test errors as diamonds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from milestones.core.plots import subplots
 
     models, paper_test = r["models"], r.get("paper", {}).get("cifar10_test_error", {})
     with_curves = all("curve" in run for e in models.values() for run in e["runs"])
     colors = ("tab:orange", "tab:red", "tab:purple", "tab:brown")  # by depth, as Fig. 6
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), dpi=110, sharey=True)
+    fig, axes = subplots(1, 2, figsize=(11, 4.4), dpi=110, sharey=True)
     for ax, family, title in ((axes[0], "plain", "plain networks (Fig. 6 left)"),
                               (axes[1], "resnet", "ResNets (Fig. 6 middle)")):
         keys = sorted((k for k in models if k.startswith(family)),
@@ -304,7 +303,6 @@ def plot_fig6(r: dict, path: Path) -> Path:
                  fontsize=10)
     fig.tight_layout(rect=(0, 0 if with_curves else 0.06, 1, 1))
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 

@@ -367,25 +367,17 @@ def claims(r: dict) -> dict:
 
 # ---- figures -------------------------------------------------------------------------------------
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_fig5(a: dict, ops: tuple[str, ...], path: Path) -> None:
     """Fig. 5's grid: row = first operation, column = second; the diagonal = the single one."""
-    plt = _plt()
+    from milestones.core.plots import subplots
+
     grid = torch.full((len(ops), len(ops)), float("nan"))
     for i, first in enumerate(ops):
         for j, second in enumerate(ops):
             key = first if i == j else f"{first} + {second}"
             if key in a["cells"]:
                 grid[i, j] = 100 * a["cells"][key]["linear_accuracy"]
-    fig, ax = plt.subplots(figsize=(1.1 * len(ops) + 2, 1.1 * len(ops) + 1))
+    fig, ax = subplots(figsize=(1.1 * len(ops) + 2, 1.1 * len(ops) + 1))
     im = ax.imshow(grid, cmap="viridis")
     for i, j in itertools.product(range(len(ops)), repeat=2):
         if not torch.isnan(grid[i, j]):
@@ -398,12 +390,12 @@ def plot_fig5(a: dict, ops: tuple[str, ...], path: Path) -> None:
     fig.colorbar(im)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_head(h: dict, path: Path) -> None:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    from milestones.core.plots import subplots
+
+    fig, ax = subplots(figsize=(5, 3.5))
     xs = range(len(HEADS))
     for key, label, shift in (("linear_accuracy", "h (before the head)", -0.15),
                               ("linear_accuracy_z", "z = g(h)", 0.15)):
@@ -416,12 +408,12 @@ def plot_head(h: dict, path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_curves(runs: dict, path: Path) -> None:
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    from milestones.core.plots import subplots
+
+    fig, axes = subplots(1, 2, figsize=(9, 3.5))
     for (objective, seed), run in runs.items():
         records = [r for r in read_metrics(Path(run.out) / "metrics.jsonl")
                    if r.get("split") == "train"]
@@ -436,12 +428,12 @@ def plot_curves(runs: dict, path: Path) -> None:
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_pca(run: T.Config, cfg: Config, path: Path) -> None:
     """The test images' h projected on its first two principal components, by class."""
-    plt = _plt()
+    from milestones.core.plots import subplots
+
     model = T.load_trained(run.out)
     data = load_data(run.dataset, data_dir=run.data_dir, root=run.data_root,
                      val_size=run.val_size, train_size=run.train_size,
@@ -451,7 +443,7 @@ def plot_pca(run: T.Config, cfg: Config, path: Path) -> None:
     h = h - h.mean(0)
     _, _, v = torch.pca_lowrank(h, q=2, center=False)
     xy = h @ v[:, :2]  # (N, 2)
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = subplots(figsize=(5.5, 4.5))
     for c, name in enumerate(data.classes):
         m = test.y == c
         ax.scatter(xy[m, 0], xy[m, 1], s=3, alpha=0.6, label=name)
@@ -459,7 +451,6 @@ def plot_pca(run: T.Config, cfg: Config, path: Path) -> None:
     ax.legend(markerscale=4, fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 # ---- the table -----------------------------------------------------------------------------------

@@ -182,10 +182,9 @@ def plot_table3(r: dict, path: Path) -> Path:
     """Every seed a point, the mean a bar: test BLEU, the change from the base row (paired by
     seed) in BLEU and validation perplexity beside the paper's change, and BLEU on sentences
     longer than any in training."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from milestones.core.plots import subplots
 
     variants = r["variants"]
     names = list(variants)
@@ -221,7 +220,7 @@ def plot_table3(r: dict, path: Path) -> Path:
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3, axis="y")
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8), dpi=110)
+    fig, axes = subplots(2, 2, figsize=(11, 8), dpi=110)
     panel(axes[0, 0], "test_bleu", "(a) test BLEU", "BLEU")
     panel(axes[0, 1], "test_bleu", "(b) BLEU change from base, paired by seed", "Δ BLEU",
           paper=1)
@@ -241,19 +240,16 @@ def plot_table3(r: dict, path: Path) -> Path:
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
 def plot_schedule(path: Path) -> Path:
     """Eq. 3 on linear axes (the warm-up is a straight line): the paper's base and big models
     over 100k steps, and our small models over their own steps."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from milestones.core.plots import subplots
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
+    fig, (left, right) = subplots(1, 2, figsize=(11, 3.8), dpi=110)
     base = T.paper()
     steps = range(1, 100_001, 50)
     for label, cfg in ((f"base (d_model {base.d_model})", base),
@@ -288,18 +284,16 @@ def plot_schedule(path: Path) -> Path:
     fig.suptitle("Eq. 3: lrate = d_model^-0.5 · min(step^-0.5, step · warmup_steps^-1.5)")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
 def plot_attention(cfg: T.Config, run_dir: Path, path: Path) -> Path:
     """Every head of the last encoder self-attention, decoder self-attention and cross-attention
     layer, for the first test sentence (Figures 3-5 style)."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from safetensors.torch import load_model
+
+    from milestones.core.plots import subplots
 
     corpus, tok, encoded = T.load_data(cfg)
     model = T.build_model(cfg, tok.vocab_size)
@@ -315,7 +309,7 @@ def plot_attention(cfg: T.Config, run_dir: Path, path: Path) -> Path:
     kinds = (("encoder", src_tokens, src_tokens), ("decoder", tgt_tokens, tgt_tokens),
              ("cross", tgt_tokens, src_tokens))
     heads = maps["encoder"][-1].shape[1]
-    fig, axes = plt.subplots(3, heads, figsize=(3.2 * heads, 9.5), dpi=100, squeeze=False)
+    fig, axes = subplots(3, heads, figsize=(3.2 * heads, 9.5), dpi=100, squeeze=False)
     for row, (kind, rows, cols) in enumerate(kinds):
         w = maps[kind][-1][0]  # (h, T_q, T_k)
         for h in range(heads):
@@ -327,7 +321,6 @@ def plot_attention(cfg: T.Config, run_dir: Path, path: Path) -> Path:
     fig.suptitle("Attention of the last layer, one test sentence (rows: queries)")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
