@@ -735,8 +735,6 @@ class Checker:
                     f"no workload for {n} in SPECS of benchmarks/gpu_check.py: add one"), 0))
             for w in spec.workloads:
                 cases = ["fp32", "bf16"] + (["bf16+fused"] if w.fused else [])
-                if self.dry and w.fused:  # the same autocast path; the CPU's bf16 is slow
-                    cases.remove("bf16")
                 for case in cases:
                     eager.append(Item(f"throughput/{name}/{w.name}/{case}", "throughput", name,
                                       lambda w=w, c=case: self.throughput(w, c), w.est_s))

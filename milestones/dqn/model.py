@@ -98,7 +98,8 @@ def nature_dqn(n_actions: int, in_channels: int = 4) -> ConvQNetwork:
 
 
 def nips_dqn(n_actions: int, in_channels: int = 4) -> ConvQNetwork:
-    """Mnih et al. 2013, §5: 16 8x8 s4, 32 4x4 s2, 256 FC."""
+    """Mnih et al. 2013, §4.1 (Preprocessing and Model Architecture): 16 8x8 s4, 32 4x4 s2,
+    256 FC."""
     return ConvQNetwork(n_actions, ((16, 8, 4), (32, 4, 2)), 256, in_channels)
 
 

@@ -176,20 +176,22 @@ def results_section(readme: str) -> str:
 
 
 def headline(site: Site, readme: str) -> str:
-    """The headline of the README's Results section, as text: its opening subheading, then its
+    """The headline of the README's Results section, as text: its first subheading, then its
     claims as measured ("The claims as measured: ...", or the bold verdicts that open its
-    bullets), else the first words of its first paragraph."""
+    bullets), else the first words of its first paragraph when that is not the provenance."""
     section = results_section(readme)
     blocks = [b.strip() for b in re.split(r"\n\s*\n", section) if b.strip()]
-    lead = blocks[0][4:] if blocks and blocks[0].startswith("### ") else ""
+    lead = next((b[4:] for b in blocks if b.startswith("### ")), "")  # the first subheading
     claims = re.search(r"The\s+claims\s+as\s+measured:(.*?)(?:\n\s*\n|\Z)", section, re.DOTALL)
     verdicts = re.findall(r"^- \*\*(.+?)\*\*", section, re.MULTILINE)
     if claims:
         text = "Claims as measured:" + claims[1]
     elif verdicts:
         text = " ".join(verdicts)
-    else:
+    else:  # the first paragraph, unless it is the run's provenance (the lead says enough)
         text = next((b for b in blocks if not re.match(r"[#|!<>-]|```|\d+\. ", b)), "")
+        if re.match(r"`python -m|All numbers", text):
+            text = ""
     words = markup.plain_text(site.prose.convert(text)).split()
     text = " ".join(words[:HEADLINE_WORDS]) + (" …" if len(words) > HEADLINE_WORDS else "")
     lead = markup.plain_text(site.prose.convert(lead)) if lead else ""
