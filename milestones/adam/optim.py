@@ -609,10 +609,13 @@ class LARS(_Optimizer):
     ``LARSOptimizer`` of SimCLR's TF code. Each parameter tensor $w$ (a "layer") gets its own
     step size, a trust ratio times lr:
 
-        $g \leftarrow g + \lambda w$                                    (if the group decays)
-        $r = \eta \, \|w\|_2 / \|g\|_2$ if $\|w\| > 0$ and $\|g\| > 0$, else $1$   (if it adapts)
-        $v_t = \mu v_{t-1} + \alpha r \, g$,  $v_0 = 0$
-        $w_t = w_{t-1} - v_t$
+    $$\begin{aligned}
+    g &\leftarrow g + \lambda w && \text{(if the group decays)} \\
+    r &= \eta \, \|w\|_2 / \|g\|_2 \ \text{if}\ \|w\| > 0 \ \text{and}\ \|g\| > 0, \
+    \text{else}\ 1 && \text{(if it adapts)} \\
+    v_t &= \mu v_{t-1} + \alpha r \, g, \qquad v_0 = 0 \\
+    w_t &= w_{t-1} - v_t
+    \end{aligned}$$
 
     ($r = 1$ in a group with ``adapt=False``.) The momentum form is the paper's code's: the lr
     goes into the buffer. ``torch.optim.SGD`` keeps $b_t = \mu b_{t-1} + g$ and steps

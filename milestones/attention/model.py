@@ -23,19 +23,24 @@ s_i = f(s_{i-1}, y_{i-1}, c_i) \tag{4}$$
 
 $$h_j = \big[\overrightarrow{h}_j^\top ; \overleftarrow{h}_j^\top\big]^\top \tag{\S 3.2}$$
 
-The recurrent unit is the gated recurrent unit (App. A.1), with E the embedding matrix:
+The recurrent unit is the gated recurrent unit (App. A.1), with E the embedding matrix, the
+update gate $z_t$ and the reset gate $r_t$:
 
-    z_t = sigma(W_z E x_t + U_z h_{t-1})                      update gate
-    r_t = sigma(W_r E x_t + U_r h_{t-1})                      reset gate
-    h~_t = tanh(W E x_t + U [r_t o h_{t-1}])
-    h_t = (1 - z_t) o h_{t-1} + z_t o h~_t
+$$\begin{aligned}
+z_t &= \sigma(W_z E x_t + U_z h_{t-1}), \qquad r_t = \sigma(W_r E x_t + U_r h_{t-1}) \\
+\tilde{h}_t &= \tanh(W E x_t + U [r_t \circ h_{t-1}]) \\
+h_t &= (1 - z_t) \circ h_{t-1} + z_t \circ \tilde{h}_t
+\end{aligned}$$
 
 In the decoder (App. A.2.2) each gate also sees the context: + C_z c_i, + C_r c_i, + C c_i, and
-the initial state is s_0 = tanh(W_s bwd h_1). The output is a deep output with a maxout layer:
+the initial state is $s_0 = \tanh(W_s \overleftarrow{h}_1)$. The output is a deep output with a
+maxout layer (pool 2, $\tilde{t}_i$ of size 2l, $t_i$ of size l):
 
-    t~_i = U_o s_i + V_o E y_{i-1} + C_o c_i                  (2l,)
-    t_i  = [max(t~_{i,2j-1}, t~_{i,2j})]_{j=1..l}             maxout, pool 2      (l,)
-    p(y_i | ...) = softmax(W_o t_i)
+$$\begin{aligned}
+\tilde{t}_i &= U_o s_i + V_o E y_{i-1} + C_o c_i \\
+t_i &= \big[\max(\tilde{t}_{i,2j-1}, \tilde{t}_{i,2j})\big]_{j=1,\ldots,l} \\
+p(y_i \mid y_1, \ldots, y_{i-1}, \mathbf{x}) &= \mathrm{softmax}(W_o t_i)
+\end{aligned}$$
 
 RNNencdec (Cho et al. 2014, the baseline) is the same decoder with c_i = c for every i: the last
 state of a one-directional GRU encoder, and s_0 = tanh(W_s c).

@@ -20,8 +20,10 @@ from milestones.dqn.model import (
     mlp_qnet,
     nature_dqn,
     nips_dqn,
+    td_loss,
+    td_target,
 )
 from milestones.dqn.replay import ReplayMemory
 
 __all__ = ["ChainEnv", "ConvQNetwork", "EnvInfo", "MLPQNetwork", "MinAtarQNetwork", "ReplayMemory",
-           "make_env", "minatar_dqn", "mlp_qnet", "nature_dqn", "nips_dqn"]
+           "make_env", "minatar_dqn", "mlp_qnet", "nature_dqn", "nips_dqn", "td_loss", "td_target"]

@@ -27,9 +27,10 @@ from milestones.gpt.model import (
     gpt3_small,
     gpt_config,
     gpt_tiny,
+    lm_loss,
     load_hf_folder,
 )
 
 __all__ = ["GPT", "GPTConfig", "KVCache", "from_hf_state_dict", "generate", "gpt1", "gpt2",
            "gpt2_large", "gpt2_medium", "gpt2_xl", "gpt3", "gpt3_175b", "gpt3_small",
-           "gpt_config", "gpt_tiny", "load_hf_folder"]
+           "gpt_config", "gpt_tiny", "lm_loss", "load_hf_folder"]
