@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from milestones import REGISTRY
-from milestones.site.target import MARKER
+from milestones.core.site.target import MARKER
 
 pytest.importorskip("markdown", reason="the site needs the [site] extra: markdown")
 pytest.importorskip("pygments", reason="the site needs the [site] extra: pygments")
@@ -167,7 +167,7 @@ def test_bad_out_exits_2_and_touches_nothing(tmp_path):
     folder = tmp_path / "work"
     folder.mkdir()
     (folder / "keep.py").write_text("x = 1")
-    for out in (a_file, folder):
+    for out in (a_file, folder, a_file / "site", tmp_path / "gone" / ".." / "notes.txt"):
         done = build(out)
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1 and "--out" in done.stderr, done.stderr

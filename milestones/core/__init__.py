@@ -9,4 +9,5 @@
 - text, language, hub: sentence pairs, BPE, token batches, BLEU; the built-in language pair;
   Hugging Face datasets offline
 - jobs, report, bench, plots: many runs of a reproduction, results tables, interleaved timing
+- site: the annotated static site of every milestone (``python -m milestones.site``)
 """

@@ -23,8 +23,8 @@ from pygments.formatters import HtmlFormatter
 
 import milestones
 from milestones import REGISTRY, Milestone
-from milestones.site import annotate, markup
-from milestones.site.target import MARKER
+from milestones.core.site import annotate, markup
+from milestones.core.site.target import MARKER
 
 STATIC = Path(__file__).with_name("static")
 PACKAGE = Path(milestones.__file__).resolve().parent

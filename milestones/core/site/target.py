@@ -10,6 +10,10 @@ MARKER = ".milestones-site"  # written into every build, so that a rebuild may r
 def target_problem(out: Path) -> str | None:
     """Why ``out`` cannot receive the site, or None when it can: it must be absent, an empty
     folder or an earlier build (it holds MARKER), so that no user file is ever deleted."""
+    out = out.resolve()  # "a/../b" is b, even where a does not exist
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if existing != out and not existing.is_dir():
+        return f"--out {out}: {existing} is a file, so no folder can be made below it"
     if out.exists() and not out.is_dir():
         return f"--out {out} exists and is not a folder"
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():

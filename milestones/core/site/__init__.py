@@ -13,7 +13,7 @@ the site, and KaTeX is served from the site itself (``static/katex/``, vendored 
 registry; version and integrity in ``static/katex/VERSION``). To refresh KaTeX, from the
 repository root::
 
-    cd milestones/site/static/katex && rm -rf fonts contrib katex.min.* LICENSE && \
+    cd milestones/core/site/static/katex && rm -rf fonts contrib katex.min.* LICENSE && \
       npm pack katex@0.16 --json | python3 -c 'import json, sys; d = json.load(sys.stdin)[0]; \
       print("katex %(version)s\nintegrity %(integrity)s\nfrom %(filename)s" % d)' > VERSION
     tar xzf katex-*.tgz --strip-components=2 --wildcards package/dist/katex.min.js \

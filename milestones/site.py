@@ -1,4 +1,4 @@
-"""``python -m milestones.site --out site/``: build the annotated site (see milestones.site).
+"""``python -m milestones.site --out site/``: build the annotated site (milestones.core.site).
 
 Exit codes: 0 built; 2 bad input (``--out`` is a file, or a folder holding other things than an
 earlier build; the markdown or pygments package missing): one message, nothing written.
@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from milestones.site.target import target_problem
+from milestones.core.site.target import target_problem
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"milestones.site: {e.name} is not installed: pip install -e \".[site]\"",
               file=sys.stderr)
         return 2
-    from milestones.site.build import build
+    from milestones.core.site.build import build
 
     start = time.perf_counter()
     warnings = build(args.out)
