@@ -183,3 +183,53 @@ def test_figures_draw_fig2_and_fig4_from_the_results_alone(tmp_path):
 def test_diverged_is_a_non_finite_or_missing_loss():
     assert R.diverged(None) and R.diverged(math.inf) and R.diverged(math.nan)
     assert not R.diverged(365.0) and not R.diverged(0.0)
+
+
+def test_beyond_edge_steps_half_a_decade_past_the_edge_holding_the_best_loss():
+    assert R.beyond_edge({3e-4: 1.0, 1e-3: 2.0, 3e-3: 3.0}) == 1e-4
+    assert R.beyond_edge({3e-3: 3.0, 1e-2: 2.0, 3e-2: 1.0}) == 0.1
+    assert R.beyond_edge({1e-2: 3.0, 3e-2: 2.0, 0.1: 1.0}) == 0.3
+    assert R.beyond_edge({1e-3: 2.0, 3e-3: 1.0, 1e-2: 2.0}) is None  # inside
+    assert R.beyond_edge({1e-3: 1.0, 3e-3: 2.0, 1e-2: 1.0}) == 3e-4  # ties: the smaller rate
+    assert R.beyond_edge({1e-3: 1.0}) is None  # one point has no edge to step past
+    # a diverged run (inf) is never the best; nothing finite: nothing to extend
+    assert R.beyond_edge({1e-3: 2.0, 3e-3: 1.0, 1e-2: math.inf}) is None
+    assert R.beyond_edge({1e-3: 1.0, 3e-3: 2.0, 1e-2: math.inf}) == 3e-4
+    assert R.beyond_edge({1e-3: math.inf, 3e-3: math.inf}) is None
+
+
+def test_tune_and_run_extends_a_grid_past_the_edge_until_the_best_is_inside(tmp_path,
+                                                                             monkeypatch):
+    """An arm whose best rate is the grid's smallest is tuned again half a decade lower, up to
+    extend_edges times; the seeds then run at the best of everything tried."""
+    optimum = {"adam": 1e-4, "sgd": 0.1}  # Adam's Fig. 2 grid starts at 3e-4; SGD's holds 0.1
+    ran = []
+
+    def run_all(cfg, runs):
+        ran.extend((r.optimizer, r.lr, r.seed, r.epochs) for r in runs)
+
+    def final_train_loss(run):  # lowest at the optimum, a factor 10 away costs 1
+        return abs(math.log10(run.lr / optimum[run.optimizer]))
+
+    monkeypatch.setattr(R, "run_all", run_all)
+    monkeypatch.setattr(R, "final_train_loss", final_train_loss)
+    monkeypatch.setattr(R, "_test", lambda run: {})
+    c = dataclasses.replace(R.cpu(), out=str(tmp_path))
+    base = R.base_config(c, task="mlp", out=str(tmp_path / "fig2"))
+    arms = {"Adam": ("adam", {}), "SGDNesterov": ("sgd", {})}
+    r = R.tune_and_run(c, "fig2", base, arms, 5, (0, 1, 2), 1)
+    # 3e-4 at the edge -> 1e-4 tried, now the edge -> 3e-5 tried: 1e-4 is inside
+    assert r["Adam"]["lr"] == 1e-4 and r["Adam"]["extended"] == ["0.0001", "3e-05"]
+    assert list(r["Adam"]["grid"]) == ["3e-05", "0.0001", "0.0003", "0.001", "0.003"]
+    assert not r["Adam"]["at_edge"]
+    assert r["SGDNesterov"]["lr"] == 0.1 and r["SGDNesterov"]["extended"] == []
+    # tuned on seed 0 for 1 epoch, then all three seeds for 5 epochs at the chosen rate
+    assert ("adam", 3e-5, 0, 1) in ran
+    assert sorted(x for x in ran if x[3] == 5) == sorted(
+        [("adam", 1e-4, s, 5) for s in (0, 1, 2)] + [("sgd", 0.1, s, 5) for s in (0, 1, 2)])
+    # without extension the choice stays at the edge, and says so
+    r0 = R.tune_and_run(dataclasses.replace(c, extend_edges=0), "fig2", base, arms, 5, (0,), 1)
+    assert r0["Adam"]["lr"] == 3e-4 and r0["Adam"]["at_edge"] and r0["Adam"]["extended"] == []
+    # one extension only: 1e-4 is chosen, still at the edge of what was tried
+    r1 = R.tune_and_run(dataclasses.replace(c, extend_edges=1), "fig2", base, arms, 5, (0,), 1)
+    assert r1["Adam"]["lr"] == 1e-4 and r1["Adam"]["at_edge"]
