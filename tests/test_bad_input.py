@@ -191,6 +191,11 @@ CASES = {
     "dcgan at a size it has no layers for": Case(
         "gan", ["--dataset", "folder", "--data-dir", "{tmp}/faces", "--image-size", "48"],
         "`image_size`", setup=image_folder({"a.png": (64, 64)})),
+    "an Inception weights file that does not exist": Case(
+        "gan", ["--fid", "--fid-inception", "{tmp}/pt_inception.pth"], "`fid_inception`"),
+    "an Inception weights file that holds something else": Case(
+        "gan", ["--fid", "--fid-inception", "{tmp}/w.pth"], "no fc.weight",
+        setup=lambda tmp, run: torch.save({"w": torch.zeros(1)}, tmp / "w.pth")),
     "--temperature 0": Case("simclr", ["--temperature", "0"], "`temperature`"),
     "a batch of one image": Case("simclr", ["--batch-size", "1"], "`batch_size`"),
     "an empty image folder for SimCLR": Case(

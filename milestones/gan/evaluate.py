@@ -15,11 +15,12 @@ Fréchet distance (Heusel et al. 2017), between the Gaussians fitted to two sets
 
     FID = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2})
 
-There are no Inception-v3 weights here (nothing is downloaded at run time), so the features come
-from :class:`FeatureNet`, a small classifier trained on the real data of the experiment. Its
-numbers are not comparable with published FIDs and are named for what they are in every table:
-"FID with our MNIST classifier". Its inputs are images in [-1, 1] (what a tanh generator
-outputs; data in [0, 1] is mapped by x * 2 - 1, uint8 by :func:`uint8_to_tanh_range`).
+Published FIDs use Inception-v3's pool3 features (:mod:`milestones.gan.inception`, given a local
+weights file: nothing is downloaded at run time). Without one, and in every recorded table here,
+the features come from :class:`FeatureNet`, a small classifier trained on the real data of the
+experiment. Its numbers are not comparable with published FIDs and are named for what they are
+in every table: "FID with our MNIST classifier". Its inputs are images in [-1, 1] (what a tanh
+generator outputs; data in [0, 1] is mapped by x * 2 - 1, uint8 by :func:`uint8_to_tanh_range`).
 
 2-D mixtures of Gaussians (the synthetic benchmark of Metz et al. 2017, unrolled GAN, and
 Srivastava et al. 2017, VEEGAN): a generated sample is *high quality* if it lies within 3

@@ -30,6 +30,7 @@ from milestones.core.data import IndexBatches, data_root
 from milestones.core.run import Run, RunConfig, Window, cli, launch
 from milestones.gan import evaluate as E
 from milestones.gan.data import IMAGES, MIXTURES, GanData, load_data, to_model, to_unit
+from milestones.gan.inception import InceptionV3, load_inception
 from milestones.gan.model import (
     GAN,
     dcgan,
@@ -124,6 +125,10 @@ class Config(RunConfig):
     """Samples of G (and test images) for the FID."""
     fid_classifier_steps: int = 1500
     """Training steps of the classifier whose features the FID uses (batch 128, Adam 1e-3)."""
+    fid_inception: str | None = None
+    """A local Inception-v3 weights file: pytorch-fid's pt_inception-2015-12-05-6726825d.pth
+    (the FID network papers report with), or torchvision's inception_v3_google-*.pth. Adds FID
+    with its pool3 features beside ours. Nothing is downloaded."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -149,6 +154,10 @@ class Config(RunConfig):
         require(self.train_size is None or self.train_size > self.val_size, self, "train_size",
                 f"must be larger than --val-size ({self.val_size})")
         require(self.test_size is None or self.test_size > 0, self, "test_size", "must be > 0")
+        if self.fid_inception is not None:
+            require(Path(self.fid_inception).is_file(), self, "fid_inception", "no such file")
+            require(self.fid and self.dataset not in MIXTURES, self, "fid_inception",
+                    "needs --fid and an image dataset")
 
     @property
     def opt(self) -> str:
@@ -299,6 +308,12 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                                rank=rt.rank, world_size=rt.world_size)
         if len(batches) == 0:
             raise ConfigError("batch_size", cfg.m, "is larger than the training set")
+        inception = None
+        if cfg.fid_inception is not None and rt.is_main:  # a wrong file stops before training
+            try:
+                inception = load_inception(cfg.fid_inception).to(rt.device)
+            except ValueError as e:
+                raise ConfigError("fid_inception", cfg.fid_inception, str(e)) from None
 
         model = initial_model(cfg, data).to(rt.device)
         output = output_range(model)
@@ -385,7 +400,7 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                    "seed": cfg.seed, "params": params, "k": cfg.k, "saturating": cfg.saturating}
         if not run.interrupted:
             with run.paused():
-                final = final_evaluation(model, data, cfg, output, out, rt)
+                final = final_evaluation(model, data, cfg, output, out, rt, inception)
             run.log("test", **{k: v for k, v in final.items() if not isinstance(v, list | dict)})
             summary.update(final)
         return run.finish(summary)
@@ -416,10 +431,11 @@ def validate(model: GAN, data: GanData, cfg: Config, output: str) -> dict:
 
 
 def final_evaluation(model: GAN, data: GanData, cfg: Config, output: str, out: Path,
-                     rt: runtime.Runtime) -> dict:
+                     rt: runtime.Runtime, inception: InceptionV3 | None = None) -> dict:
     """Table 1's protocol (Parzen window on parzen_samples of G's samples, sigma chosen on
     eval_val validation examples, mean ± s.e. over the test set), plus modes covered (2-D) or
-    FID with our classifier's features (images), and a sample grid in the run folder."""
+    FID with our classifier's features and, given the network, Inception-v3's (images), and a
+    sample grid in the run folder."""
     g = torch.Generator(device=rt.device).manual_seed(cfg.seed + 1)
     samples = model.sample(cfg.parzen_samples, generator=g)  # in G's range
     rows = flat(samples, output).cpu()
@@ -433,6 +449,8 @@ def final_evaluation(model: GAN, data: GanData, cfg: Config, output: str, out: P
                       high_quality=q["high_quality"])
     elif cfg.fid and rt.is_main:
         result.update(fid_scores(model, data, cfg, output, samples[:cfg.fid_samples]))
+        if inception is not None:
+            result.update(inception_fid(inception, data, output, samples[:cfg.fid_samples]))
     if rt.is_main:
         save_samples(samples[:64].cpu(), output, data, out / "samples.png")
     return result
@@ -466,6 +484,29 @@ def fid_scores(model: GAN, data: GanData, cfg: Config, output: str,
             "fid_untrained": E.fid_from_features(features(untrained.sample(n, generator=g)), test),
             "fid_features": f"our {cfg.dataset} classifier",
             "fid_classifier_accuracy": E.classifier_accuracy(net, data.test.x, data.test.y)}
+
+
+@torch.no_grad()
+def inception_fid(net: InceptionV3, data: GanData, output: str, samples: torch.Tensor,
+                  batch_size: int = 50) -> dict:
+    """FID with Inception-v3's pool3 features (the network papers report with): G's samples
+    against as many random test images, and the training images against the test images (the
+    floor). Grey images repeat their channel three times; every image is resized to 299 × 299
+    by the network."""
+    device = next(net.parameters()).device
+
+    def features(x: torch.Tensor) -> torch.Tensor:  # x in G's range -> (N, 2048) on the CPU
+        x = to_unit(x.float(), output)
+        return torch.cat([net(b.to(device).expand(-1, 3, -1, -1)).double().cpu()
+                          for b in x.split(batch_size)])
+
+    n = min(len(samples), len(data.test))
+    test = features(to_model(data.test.subset(n).x, output))
+    return {"fid_inception": E.fid_from_features(features(samples[:n]), test),
+            "fid_inception_train_vs_test": E.fid_from_features(
+                features(to_model(data.train.subset(n).x, output)), test),
+            "fid_inception_graph": "FID (pytorch-fid's TF port)" if net.fid
+            else "torchvision ImageNet"}
 
 
 @torch.no_grad()
