@@ -373,11 +373,6 @@ def figures(r: dict, out: Path) -> list[Path]:
     return paths
 
 
-def _pct(stat: dict | None) -> dict | None:
-    return None if stat is None else {**stat, "mean": 100 * stat["mean"],
-                                      "std": 100 * stat["std"]}
-
-
 def markdown(cfg: Config, r: dict) -> str:
     lines = ["# BERT's claims in miniature", ""]
     pre = r["pretraining"]
@@ -397,9 +392,10 @@ def markdown(cfg: Config, r: dict) -> str:
             d = e["difference"]
             diff = "-" if not d else (f"{100 * d['mean']:+.1f}" + (
                 f" ± {100 * d['ci95']:.1f}" if d["ci95"] is not None else ""))
-            lines.append(f"| {task} | {'/'.join(paper)} | {fmt(_pct(e['pretrained']['score']), 1)}"
-                         f" (lr {e['pretrained']['lr']:g}) | {fmt(_pct(e['random']['score']), 1)}"
-                         f" (lr {e['random']['lr']:g}) | {diff} | "
+            pre, rnd = e["pretrained"], e["random"]
+            lines.append(f"| {task} | {'/'.join(paper)} | {fmt(pre['score'], 1, scale=100)}"
+                         f" (lr {pre['lr']:g}) | {fmt(rnd['score'], 1, scale=100)}"
+                         f" (lr {rnd['lr']:g}) | {diff} | "
                          f"{' / '.join(f'{v:g}' for v in paper.values())} |")
         lines.append("")
     if r.get("builtin"):
@@ -410,10 +406,11 @@ def markdown(cfg: Config, r: dict) -> str:
             p = e.get("pretraining", {})
             mlm = f"{100 * p['val_mlm_accuracy']:.1f}" if p.get("val_mlm_accuracy") else "-"
             nsp = f"{100 * p['val_nsp_accuracy']:.1f}" if p.get("val_nsp_accuracy") else "-"
-            lines.append(f"| {arm} | {mlm} | {nsp} | {fmt(_pct(e['agreement']['accuracy']), 1)}"
-                         f" | {fmt(e['agreement']['mcc'], 2)} | "
-                         f"{fmt(_pct(e['spans']['exact_match']), 1)} | "
-                         f"{fmt(_pct(e['spans']['f1']), 1)} |")
+            agreement = e["agreement"]
+            lines.append(f"| {arm} | {mlm} | {nsp} | {fmt(agreement['accuracy'], 1, scale=100)}"
+                         f" | {fmt(agreement['mcc'], 2)} | "
+                         f"{fmt(e['spans']['exact_match'], 1, scale=100)} | "
+                         f"{fmt(e['spans']['f1'], 1, scale=100)} |")
         lines += ["", "Paper (Table 5, BERT-Base, dev): SST-2 92.7 / 92.6 / 92.1 and SQuAD F1 "
                   "88.5 / 87.9 / 77.8 for BERT-Base / No NSP / LTR & No NSP.", ""]
     lines += ["## Claims", ""] + [f"- {k}: **{'yes' if v else 'no'}**"

@@ -78,17 +78,20 @@ def totals(summaries: Iterable[dict], started: float) -> dict:
             "wall_time_s": round(time.time() - started, 1)}
 
 
-def fmt(stat: dict | None, digits: int = 2, *, bare_single: bool = False) -> str:
-    """A :func:`mean_std` as the results tables print it: "mean ± std" with ``digits`` decimals;
-    "-" for None (not measured), "diverged" when a value was not finite. ``bare_single`` prints
-    a single value alone, without "± 0"."""
+def fmt(stat: dict | None, digits: int = 2, *, bare_single: bool = False,
+        scale: float = 1) -> str:
+    """A :func:`mean_std` as the results tables print it: "mean ± std" with ``digits`` decimals,
+    both times ``scale`` (100: fractions as percentages); "-" for None (not measured),
+    "diverged" when a value was not finite. ``bare_single`` prints a single value alone, without
+    "± 0"."""
     if not stat:
         return "-"
     if not math.isfinite(stat["mean"]):
         return "diverged"
+    mean, std = scale * stat["mean"], scale * stat["std"]
     if bare_single and stat["n"] == 1:
-        return f"{stat['mean']:.{digits}f}"
-    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def write_results(out: str | Path, results: dict, markdown: str) -> None:

@@ -1,7 +1,7 @@
 """Text for a language model: corpora, character and byte-level BPE tokenizers, memory-mapped token
 files and random training windows.
 
-    train, val, source = load_text("shakespeare")          # or builtin, text, openwebtext
+    train, val, source = load_text("shakespeare")  # or builtin, text, openwebtext, fineweb
     tok = CharTokenizer.fit(train + val)                   # or train_bpe(texts, 8192)
     tokens = TokenFile.build([train], tok, folder / "train.bin")
     x, y = windows(tokens.tokens, 64, 12, generator)       # (12, 64) inputs, next tokens
@@ -28,7 +28,7 @@ from milestones.core.data import DataUnavailable
 from milestones.core.data import data_root as find_data_root
 from milestones.core.text import CorpusError
 
-CORPORA = ("builtin", "shakespeare", "text", "openwebtext")
+CORPORA = ("builtin", "shakespeare", "text", "openwebtext", "fineweb")
 EOT = "<|endoftext|>"  # GPT-2's document separator
 HERE = Path(__file__).resolve()
 
@@ -115,6 +115,8 @@ def load_text(corpus: str, *, data_files: Iterable[str] = (), data_dir: str | No
         return texts[:-n_val], texts[-n_val:], f"text files {', '.join(files)}"
     if corpus == "openwebtext":  # pragma: no cover (network or a saved copy)
         return _openwebtext(root, held_out)
+    if corpus == "fineweb":
+        return _fineweb(data_dir, root, held_out)
     raise ValueError(f"unknown corpus {corpus!r}; choose from {', '.join(CORPORA)}")
 
 
@@ -130,6 +132,77 @@ def _openwebtext(root: str | None, held_out: float):  # pragma: no cover (networ
     split = docs.train_test_split(test_size=n_val, seed=2357, shuffle=True)
     return (_column(split["train"]), _column(split["test"]),
             "OpenWebText (Hugging Face datasets)")
+
+
+FINEWEB = ("HuggingFaceFW/fineweb", "sample-10BT")  # the 10B-token sample (~28 GB of parquet)
+
+
+def _fineweb(data_dir: str | None, root: str | None, held_out: float):
+    """FineWeb (Penedo et al., 2024): its parquet shards in ``data_dir`` (searched below it:
+    what ``huggingface-cli download HuggingFaceFW/fineweb --repo-type dataset --include
+    "sample/10BT/*" --local-dir DIR`` writes; FineWeb-Edu's shards read the same), else
+    Hugging Face datasets (network, or its cache). Documents are read a batch at a time, never
+    all at once; the first of them are held out (0.05% at most, as for OpenWebText)."""
+    if data_dir is None:  # pragma: no cover (network)
+        from milestones.core.hub import load_hf_dataset
+
+        base = find_data_root(root)
+        docs = load_hf_dataset(*FINEWEB, cache_dir=base / "hf", saved=base / "fineweb",
+                               what="FineWeb (sample-10BT, ~28 GB)",
+                               offline="--corpus shakespeare or --corpus builtin",
+                               also="pass --data-dir <folder of its parquet shards>")["train"]
+        n_val = max(1, int(len(docs) * min(held_out, 0.0005)))
+        return (_column(docs.select(range(n_val, len(docs)))), _column(docs.select(range(n_val))),
+                f"FineWeb {FINEWEB[1]} (Hugging Face datasets)")
+    shards = sorted(Path(data_dir).rglob("*.parquet"))
+    if not shards:
+        raise DataUnavailable(
+            "FineWeb", [Path(data_dir)], "huggingface-cli download HuggingFaceFW/fineweb "
+            "--repo-type dataset --include \"sample/10BT/000_*\" --local-dir <folder>, then "
+            "--data-dir <folder>", "--corpus shakespeare or --corpus builtin",
+            why="no .parquet files in it")
+    total = ParquetTexts(shards).total
+    n_val = max(1, int(total * min(held_out, 0.0005)))
+    return (ParquetTexts(shards, start=n_val), ParquetTexts(shards, stop=n_val),
+            f"FineWeb parquet shards in {data_dir} ({len(shards)} files, {total:,} documents)")
+
+
+class ParquetTexts:
+    """The "text" column of parquet files, rows [start, stop) of their concatenation, read a
+    record batch at a time (never all in memory)."""
+
+    def __init__(self, files: list[Path], start: int = 0, stop: int | None = None,
+                 column: str = "text"):
+        from milestones.core.data import need
+
+        self.pq = need("pyarrow.parquet", "text", "reading parquet shards")
+        self.files, self.column = files, column
+        self.rows = []
+        for f in files:
+            meta = self.pq.ParquetFile(f)
+            if column not in meta.schema_arrow.names:
+                raise CorpusError(f, None, f"no {column!r} column (it has "
+                                  f"{', '.join(meta.schema_arrow.names)})")
+            self.rows.append(meta.metadata.num_rows)
+        self.total = sum(self.rows)
+        self.start, self.stop = start, self.total if stop is None else min(stop, self.total)
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    def __iter__(self):
+        offset = 0  # rows of the files before this one
+        for f, n in zip(self.files, self.rows, strict=True):
+            if offset + n > self.start and offset < self.stop:
+                row = offset
+                for batch in self.pq.ParquetFile(f).iter_batches(columns=[self.column]):
+                    for text in batch.column(0).to_pylist():
+                        if self.start <= row < self.stop:
+                            yield text
+                        row += 1
+                    if row >= self.stop:
+                        return
+            offset += n
 
 
 class _column:  # pragma: no cover (network)
@@ -172,6 +245,9 @@ class CharTokenizer:
         except KeyError as e:
             raise ValueError(f"the character {e.args[0]!r} is not in this model's vocabulary "
                              f"of {self.vocab_size} characters") from None
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [self.encode(t) for t in texts]
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[int(i)] for i in ids)
@@ -300,7 +376,7 @@ class TokenFile:
 
             def flush(batch: list[str]) -> int:
                 written = 0
-                for ids in _encode(tok, batch):
+                for ids in tok.encode_batch(batch):
                     if tok.eot_id is not None:
                         ids = [*ids, tok.eot_id]
                     np.asarray(ids, dtype=dtype).tofile(f)
@@ -321,11 +397,6 @@ class TokenFile:
         os.replace(tmp, path)
         _write(path.with_suffix(".json"), json.dumps(meta, indent=1))
         return cls(path)
-
-
-def _encode(tok: Tokenizer, texts: list[str]) -> list[list[int]]:
-    return tok.encode_batch(texts) if isinstance(tok, BPETokenizer) else [tok.encode(t)
-                                                                          for t in texts]
 
 
 def windows(tokens: np.ndarray, block: int, batch: int, generator: torch.Generator

@@ -16,9 +16,12 @@ Past the model's context the window slides: the last ``n_ctx`` tokens are recomp
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
+from milestones.core.config import ConfigError
 from milestones.gpt.model import GPT, KVCache
 
 
@@ -58,6 +61,16 @@ def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -
         raise ValueError(f"top-k {top_k}: must be >= 1 (or unset)")
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top-p {top_p}: must be in (0, 1] (the nucleus's probability mass)")
+
+
+def require_sampling(cfg: Any) -> None:
+    """:func:`check_sampling` on a config's ``temperature``, ``top_k`` and ``top_p``: a
+    :class:`ConfigError` naming the field (and its flag) instead of a ValueError."""
+    try:
+        check_sampling(cfg.temperature, cfg.top_k, cfg.top_p)
+    except ValueError as e:
+        field = str(e).split()[0].replace("-", "_")
+        raise ConfigError(field, getattr(cfg, field), str(e).split(": ", 1)[1]) from None
 
 
 @torch.no_grad()

@@ -592,11 +592,6 @@ def figures(r: dict, out: Path) -> list[Path]:
     return paths
 
 
-def _pct(stat: dict | None) -> dict | None:
-    return None if stat is None else {**stat, "mean": 100 * stat["mean"],
-                                      "std": 100 * stat["std"]}
-
-
 def markdown(cfg: Config, r: dict) -> str:
     lines = ["# GPT's claims in miniature", ""]
     sh = r.get("shakespeare")
@@ -651,7 +646,7 @@ def markdown(cfg: Config, r: dict) -> str:
                   + " | ".join(tasks) + " |", "|---" * (3 + len(shots) + len(tasks)) + "|"]
         for size, e in icl.items():
             lines.append(f"| {size} | {e['params']:,} | {fmt(e['val_loss'], 3)} | "
-                         + " | ".join(fmt(_pct(e[k]), 1) for k in shots + tasks) + " |")
+                         + " | ".join(fmt(e[k], 1, scale=100) for k in shots + tasks) + " |")
         lines += ["", "Exact-match accuracy (%) on held-out episodes, mean ± std over seeds.", ""]
     lines += ["## Claims", ""] + [f"- {k}: **{'yes' if v else 'no'}**"
                                   for k, v in r["claims"].items()]

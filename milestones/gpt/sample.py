@@ -20,7 +20,7 @@ from milestones.core.config import ConfigError, require
 from milestones.core.run import cli
 from milestones.core.runtime import pick_device
 from milestones.gpt.data import load_tokenizer
-from milestones.gpt.generate import check_sampling, generate
+from milestones.gpt.generate import generate, require_sampling
 from milestones.gpt.model import folder_config, load_folder
 
 
@@ -59,11 +59,7 @@ class Config:
         require(self.max_new_tokens > 0, self, "max_new_tokens", "must be > 0")
         require(self.num_samples > 0, self, "num_samples", "must be > 0")
         require(self.seed >= 0, self, "seed", "must be >= 0")
-        try:
-            check_sampling(self.temperature, self.top_k, self.top_p)
-        except ValueError as e:
-            field = str(e).split()[0].replace("-", "_")
-            raise ConfigError(field, getattr(self, field), str(e).split(": ", 1)[1]) from None
+        require_sampling(self)
 
 
 def main(cfg: Config) -> dict:

@@ -112,6 +112,45 @@ def test_missing_shakespeare_says_where_and_how(tmp_path):
 
 
 @pytest.mark.skipif(not (SHAKESPEARE / "input.txt").is_file(), reason="no shared tiny-Shakespeare")
+def fineweb_shards(folder: Path, sizes: tuple[int, ...], column: str = "text",
+                   words: int = 7) -> list[str]:
+    """Parquet shards laid out as FineWeb's download (sample/10BT/000_00000.parquet, ...) with
+    sizes[i] documents of 1 to ``words`` words each, small row groups; returns every document
+    in order."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    docs, shard = [], folder / "sample" / "10BT"
+    shard.mkdir(parents=True)
+    for i, n in enumerate(sizes):
+        texts = [f"document {len(docs) + j}: " + "word " * (words - j % words) for j in range(n)]
+        docs += texts
+        table = pa.table({column: texts, "id": [f"<urn:{i}:{j}>" for j in range(n)]})
+        pq.write_table(table, shard / f"000_{i:05d}.parquet", row_group_size=16)
+    return docs
+
+
+def test_fineweb_reads_parquet_shards_a_batch_at_a_time_holding_out_the_first(tmp_path):
+    docs = fineweb_shards(tmp_path / "fw", (1500, 700, 1))
+    train, val, source = D.load_text("fineweb", data_dir=str(tmp_path / "fw"))
+    # 0.05% of 2,201 documents rounds down to 1: the first is held out, the rest train
+    assert list(val) == docs[:1] and list(train) == docs[1:] and len(train) == 2200
+    assert "3 files" in source and "2,201 documents" in source
+    big = D.ParquetTexts(sorted((tmp_path / "fw").rglob("*.parquet")), start=1490, stop=1510)
+    assert list(big) == docs[1490:1510] and len(big) == 20  # across a shard boundary
+    tok = D.CharTokenizer.fit(docs)
+    tokens = D.TokenFile.build(train, tok, tmp_path / "train.bin")
+    assert len(tokens) == sum(len(d) for d in docs[1:])
+
+
+def test_fineweb_without_shards_or_text_is_one_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataUnavailable, match="no .parquet files"):
+        D.load_text("fineweb", data_dir=str(tmp_path / "empty"))
+    fineweb_shards(tmp_path / "other", (3,), column="content")
+    with pytest.raises(CorpusError, match="no 'text' column"):
+        D.load_text("fineweb", data_dir=str(tmp_path / "other"))
+
+
 def test_tiny_shakespeare_has_its_65_characters():
     train, val, _ = D.load_text("shakespeare", data_dir=str(SHAKESPEARE))
     assert len(train[0]) + len(val[0]) == 1_115_394

@@ -56,6 +56,22 @@ def test_smoke_run_writes_everything_a_user_reads(tmp_path):
     assert (out / "sample.txt").read_text().startswith("\n")
 
 
+def test_a_smoke_run_on_fineweb_shards_writes_its_token_files_in_the_run(tmp_path):
+    """FineWeb's documents stream from parquet into token files in the run folder (they are not
+    a list to hash, so not cached by content), each document ended by <|endoftext|>."""
+    from tests.gpt.test_data import fineweb_shards
+
+    docs = fineweb_shards(tmp_path / "fw", (300, 200), words=60)
+    summary = run(tmp_path, corpus="fineweb", data_dir=str(tmp_path / "fw"), tokenizer="bpe",
+                  vocab_size=300)
+    out = tmp_path / "run"
+    assert summary["step"] == 8 and math.isfinite(summary["val_loss"])
+    meta = json.loads((out / "val.json").read_text())
+    assert "FineWeb parquet shards" in meta["source"] and (out / "train.bin").is_file()
+    tok = T.D.load_tokenizer(out / "tokenizer.json")
+    assert tok.decode(T.D.TokenFile(out / "val.bin").tokens.tolist()) == docs[0] + T.D.EOT
+
+
 def test_sampling_from_a_run_folder(tmp_path, capsys):
     run(tmp_path)
     cfg = S.Config(model=str(tmp_path / "run"), prompt="the", max_new_tokens=15, num_samples=2)
