@@ -232,6 +232,7 @@ CASES = {
         "gpt", ["--init-from", "{tmp}/hf", "--n-ctx", "32"], "`n_ctx`",
         setup=lambda tmp, run: hf_gpt2_config(tmp / "hf", n_positions=16)),
     "GPT's --top-p 0": Case("gpt", ["--top-p", "0"], "`top_p`"),
+    "--fsdp in fp16": Case("gpt", ["--fsdp", "--dtype", "fp16"], "`fsdp`"),
     "a prompt outside the characters": Case("gpt", ["--prompt", "QQ"],
                                             "not in this model's vocabulary"),
 }

@@ -362,6 +362,9 @@ class Run:
         weights are finite. A full disk leaves the previous file whole, and says so."""
         with self.paused():
             self.check_finite()
+            if state is None and any(getattr(t, "collective", False)
+                                     for t in self._tracked.values()):
+                state = self.state(which)  # every rank gathers its share (runtime.FullState)
             if not self.rt.is_main:
                 return
             path = self.out / f"{which}.pt"

@@ -120,6 +120,59 @@ def wrap_ddp(model: nn.Module, rt: Runtime) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
+def shard(model: nn.Module, blocks: list[nn.Module], rt: Runtime) -> nn.Module:
+    """FSDP (torch's ``fully_shard``, FSDP2) over the ranks: each of ``blocks`` (a transformer's
+    layers) is one unit, the rest of ``model`` another. Each rank holds 1/world_size of every
+    parameter, gradient and optimizer state; a unit's parameters are gathered just before its
+    forward and backward and freed after. Rank 0's initial weights go to every rank first (each
+    rank was seeded apart). Build the optimizer after this: it holds the sharded parameters,
+    and checkpoint both through :class:`FullState`. In one process: the model, unchanged."""
+    if not rt.distributed:
+        return model
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            dist.broadcast(t, 0)
+    mesh = init_device_mesh(rt.device.type, (rt.world_size,))
+    for block in blocks:
+        fully_shard(block, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    return model
+
+
+class FullState:
+    """A :func:`shard`-ed model's state (or, given the optimizer, the optimizer's) as one process
+    holds it: ``state_dict()`` gathers the full, unsharded tensors onto rank 0's CPU (every rank
+    must call it: ``collective``; the others get an empty dict), ``load_state_dict`` shards a
+    full state back onto this rank. The optimizer's state is keyed by parameter name. So a
+    checkpoint is the same file at any world size, and a run resumes on another number of
+    ranks (one process included: there both are plain state dicts)."""
+
+    collective = True
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None):
+        self.model, self.optimizer = model, optimizer
+
+    def state_dict(self) -> dict:
+        from torch.distributed.checkpoint import state_dict as dcp
+
+        full = dcp.StateDictOptions(full_state_dict=True, cpu_offload=True)
+        if self.optimizer is None:
+            return dcp.get_model_state_dict(self.model, options=full)
+        return dcp.get_optimizer_state_dict(self.model, self.optimizer, options=full)
+
+    def load_state_dict(self, state: dict) -> None:
+        from torch.distributed.checkpoint import state_dict as dcp
+
+        full = dcp.StateDictOptions(full_state_dict=True)
+        if self.optimizer is None:
+            dcp.set_model_state_dict(self.model, state, options=full)
+        else:
+            dcp.set_optimizer_state_dict(self.model, self.optimizer, state, options=full)
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     """The plain module under DDP and torch.compile wrappers (what checkpoints hold)."""
     while True:

@@ -4,6 +4,7 @@
     python -m milestones.gpt.train --preset quick --corpus shakespeare
     python -m milestones.gpt.train --corpus text --data-files a.txt --tokenizer bpe --model nano
     torchrun --nproc_per_node=8 -m milestones.gpt.train        # GPT-2 124M on OpenWebText (DDP)
+    torchrun --nproc_per_node=8 -m milestones.gpt.train --model gpt2_xl --fsdp   # sharded (FSDP)
 
 The loop is the objective of GPT-1 Eq. 1 written out: windows of n_ctx tokens at random offsets
 of the token file, each position predicting the next token, the mean cross-entropy minimised with
@@ -99,6 +100,10 @@ class Config(RunConfig):
     Small: 0.5M tokens = 512 x 1024)."""
     accumulate: int = 1
     """Micro-batches per optimizer step (gradient accumulation: the same step, less memory)."""
+    fsdp: bool = False
+    """Under torchrun: shard parameters, gradients and optimizer state over the ranks (torch's
+    fully_shard, one unit per block) instead of replicating the model (DDP), for models that do
+    not fit one GPU. Checkpoints hold the full state: any number of ranks resumes them."""
     steps: int = 600_000
     """Optimizer steps (GPT-3: 300B tokens = 600k steps of 0.5M)."""
     lr: float = 6e-4
@@ -175,6 +180,8 @@ class Config(RunConfig):
         require(self.batch_size % self.accumulate == 0, self, "batch_size",
                 f"must be divisible by --accumulate ({self.accumulate})")
         require_sampling(self)
+        require(not (self.fsdp and self.dtype == "fp16"), self, "fsdp",
+                "fp16's loss scaling is not wired for sharded gradients: use --dtype bf16")
         if self.init_from is not None:
             require(Path(self.init_from).is_dir(), self, "init_from", "no such folder")
             require(self.tokenizer_file is None, self, "tokenizer_file",
@@ -348,10 +355,18 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                                   "tokens: choose a shorter context or more text")
         prompt = encode_prompt(cfg, tok)
         model = model.to(rt.device)
-        opt = make_optimizer(cfg, model)
+        sharded = cfg.fsdp and rt.distributed
+        if sharded:
+            runtime.shard(model, list(model.transformer.h), rt)
+        opt = make_optimizer(cfg, model)  # after sharding: it updates each rank's shards
         scaler = rt.grad_scaler()
         window = Window("loss", "tokens", "n", device=rt.device)
-        run.track(model=model, opt=opt, scaler=scaler, window=window)
+        if cfg.fsdp:  # checkpoints hold the full state (gathered from every rank), the
+            # optimizer's keyed by parameter name: the same file for any number of ranks
+            run.track(model=runtime.FullState(model), opt=runtime.FullState(model, opt))
+        else:
+            run.track(model=model, opt=opt)
+        run.track(scaler=scaler, window=window)
         val = D.fixed_windows(corpus.val.tokens, block, cfg.eval_windows)
         n_params = model.num_params()
         n_non_embedding = model.num_params(non_embedding=True)
@@ -366,7 +381,9 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
         if rt.is_main:
             tok.save(out / "tokenizer.json")
             (out / "model.json").write_text(json.dumps(dataclasses.asdict(mcfg), indent=1))
-        net = runtime.wrap_ddp(runtime.maybe_compile(model, cfg.compile), rt)
+        net = runtime.maybe_compile(model, cfg.compile)
+        if not sharded:
+            net = runtime.wrap_ddp(net, rt)
 
         logged = run.train_time
         model.train()
@@ -382,7 +399,10 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                 x, y = D.windows(corpus.train.tokens, block, micro, g)
                 x, y = x[rt.rank::rt.world_size], y[rt.rank::rt.world_size]
                 x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
-                sync = net.no_sync() if rt.distributed and k < cfg.accumulate - 1 \
+                last = k == cfg.accumulate - 1  # gradients are reduced over ranks once, here
+                if sharded:
+                    model.set_requires_gradient_sync(last)
+                sync = net.no_sync() if rt.distributed and not sharded and not last \
                     else contextlib.nullcontext()
                 with sync:
                     with rt.autocast():
@@ -422,16 +442,30 @@ def train(cfg: Config, rt: runtime.Runtime) -> dict:
                    "n_ctx": block, "train_tokens": len(corpus.train),
                    "tokens_seen": run.step * cfg.batch_size * block,
                    "flops": run.step * cfg.batch_size * block * flops}
+        final = model
         if not run.interrupted:
             with run.paused():
                 val_loss = evaluate(model, val, rt)
                 summary.update(val_loss=val_loss, val_bits_per_token=val_loss / math.log(2))
+                if sharded:  # one unsharded copy on rank 0, to sample from and export
+                    final = unsharded(model, mcfg, rt)
                 if cfg.sample_tokens and rt.is_main:
-                    text = sample(model, tok, prompt, cfg)
+                    text = sample(final, tok, prompt, cfg)
                     (out / "sample.txt").write_text(text, encoding="utf-8")
                     summary["sample"] = text[:300]
             run.log("test", val_loss=val_loss)
-        return run.finish(summary, exports={"model": model})
+        return run.finish(summary, exports={"model": final})
+
+
+def unsharded(model: GPT, mcfg: GPTConfig, rt: runtime.Runtime) -> GPT | None:
+    """The full model of a sharded one, on rank 0's device (None on the other ranks, which
+    must call this too: gathering is collective)."""
+    state = runtime.FullState(model).state_dict()
+    if not rt.is_main:
+        return None
+    full = GPT(mcfg)
+    full.load_state_dict(state)
+    return full.to(rt.device).train(model.training)
 
 
 def encode_prompt(cfg: Config, tok: D.Tokenizer) -> list[int]:

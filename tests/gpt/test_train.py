@@ -160,3 +160,29 @@ def test_two_gloo_processes_train_as_one(tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
     assert one["val_loss"] == pytest.approx(json.loads(
         (tmp_path / "ddp" / "summary.json").read_text())["val_loss"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_fsdp_on_two_gloo_processes_trains_as_one_and_resumes_on_one(tmp_path):
+    """--fsdp: 2 gloo processes each holding half of every parameter (torch's fully_shard) train
+    the first 4 steps as one process does; their checkpoint holds the full state, so one
+    process resumes it, and the whole run equals one uninterrupted process."""
+    from safetensors.torch import load_file
+
+    from tests.conftest import torchrun_smoke
+
+    res = torchrun_smoke("milestones.gpt.train", tmp_path, "--accumulate", "2", "--fsdp",
+                         "--max-steps", "4")
+    assert res.returncode == 0, res.stderr[-3000:]
+    sharded = tmp_path / "ddp"
+    assert read_metrics(sharded / "metrics.jsonl")[0]["world_size"] == 2
+    resumed = run(tmp_path, "ddp", accumulate=2, fsdp=True, resume=True)
+    one = run(tmp_path, "one", accumulate=2)
+    losses = [[r["loss"] for r in read_metrics(folder / "metrics.jsonl")
+               if r.get("split") == "train"] for folder in (sharded, tmp_path / "one")]
+    assert len(losses[0]) == 4 and losses[0] == pytest.approx(losses[1], rel=1e-5)
+    a, b = load_file(sharded / "model.safetensors"), load_file(tmp_path / "one" /
+                                                               "model.safetensors")
+    for key in b:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+    assert resumed["val_loss"] == pytest.approx(one["val_loss"], rel=1e-4)
