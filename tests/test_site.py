@@ -24,7 +24,8 @@ pytest.importorskip("markdown", reason="the site needs the [site] extra: markdow
 pytest.importorskip("pygments", reason="the site needs the [site] extra: pygments")
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE_PAGES = {"adam": ("optim.py", "model.py", "train.py")}
+CODE_PAGES = {"adam": ("optim.py", "model.py", "train.py"),
+              "gan": ("model.py", "inception.py", "train.py")}
 MATH = re.compile(r"\$\$.+?\$\$|\$(?=\S)[^$\n]*?(?<=\S)\$(?!\d)", re.DOTALL)
 DEVIATION = re.compile(r"DEVIATION\((D\d+)\)")
 REMOTE = re.compile(r"\s*(https?:)?//", re.IGNORECASE)

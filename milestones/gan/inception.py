@@ -1,5 +1,11 @@
-"""Inception-v3 (Szegedy et al., 2016, "Rethinking the Inception Architecture") from torch
-primitives: the network whose pool3 features define FID (Heusel et al., 2017).
+r"""Inception-v3 (Szegedy et al., 2016, "Rethinking the Inception Architecture") from torch
+primitives: the network whose pool3 features define FID (Heusel et al., 2017),
+
+$$\mathrm{FID} = \lVert \mu_r - \mu_g \rVert^2
+  + \operatorname{Tr}\big(\Sigma_r + \Sigma_g - 2 (\Sigma_r \Sigma_g)^{1/2}\big),$$
+
+with $(\mu_r, \Sigma_r)$ and $(\mu_g, \Sigma_g)$ the mean and covariance of the 2,048 pool3
+features of real and generated images (``evaluate.frechet_distance``).
 
 FID is only comparable across papers with one particular network: the TensorFlow graph of
 2015-12-05 that the FID authors used. pytorch-fid ported its weights to a PyTorch state_dict
@@ -43,7 +49,10 @@ class BasicConv2d(nn.Module):
 
 
 def pool3x3(x: torch.Tensor, pool: Pool) -> torch.Tensor:
-    """The 3×3, stride-1 pool of a module's pool branch (size kept)."""
+    r"""The 3×3, stride-1 pool of a module's pool branch (size kept). TF's average pool with
+    padding "SAME" divides by the pixels of the window that lie inside the image,
+    $\frac{1}{|W \cap I|} \sum_{p \in W \cap I} x_p$: 4 at a corner, 6 on an edge, 9 inside
+    (``count_include_pad=False``); torchvision's divides by 9 everywhere."""
     if pool == "max":  # FID: the last 8×8 module
         return F.max_pool2d(x, 3, stride=1, padding=1)
     # FID: "avg-no-pad" divides by the window's pixels inside the image (TF's padding="SAME")

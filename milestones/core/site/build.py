@@ -4,7 +4,8 @@ Layout of the built folder (every link inside it is relative, so it works from `
 
     index.html                      the milestones, their status and headline results
     <milestone>/index.html          the README, rendered (deviation rows: ids deviation-Dn)
-    <milestone>/model.py.html       annotated code (also train.py, and adam's optim.py)
+    <milestone>/model.py.html       annotated code (also train.py, adam's optim.py, gan's
+                                    inception.py)
     <milestone>/results/...         the figures and result files the README links to
     static/                         site.css, pygments.css, math.js, katex/
     .milestones-site                marks the folder as a build, so a rebuild may replace it
@@ -28,7 +29,8 @@ from milestones.core.site.target import MARKER
 
 STATIC = Path(__file__).with_name("static")
 PACKAGE = Path(milestones.__file__).resolve().parent
-CODE_PAGES = {"adam": ("optim.py", "model.py", "train.py")}
+CODE_PAGES = {"adam": ("optim.py", "model.py", "train.py"),
+              "gan": ("model.py", "inception.py", "train.py")}
 DEFAULT_CODE_PAGES = ("model.py", "train.py")
 # files a browser shows as they are; any other linked file is copied with ".txt" appended
 SHOWN_AS_IS = {".png", ".gif", ".jpg", ".jpeg", ".svg", ".webp", ".json", ".txt", ".html", ".pdf"}
