@@ -344,10 +344,13 @@ class Run:
         for name, thing in self._tracked.items():
             if isinstance(thing, nn.Module):
                 tensors = [t for t in thing.state_dict().values() if t.is_floating_point()]
-                if tensors and not bool(torch.stack([torch.isfinite(t).all()
-                                                     for t in tensors]).all()):
-                    raise NonFiniteLoss(f"`{name}` holds non-finite weights after step "
-                                        f"{self.step}; stopping. {self._kept()}")
+                finite = not tensors or bool(torch.stack([torch.isfinite(t).all()
+                                                          for t in tensors]).all())
+            else:  # e.g. runtime.FullState: each rank checks its shards, all ranks agree
+                finite = getattr(thing, "finite", lambda: True)()
+            if not finite:
+                raise NonFiniteLoss(f"`{name}` holds non-finite weights after step "
+                                    f"{self.step}; stopping. {self._kept()}")
 
     def _kept(self) -> str:
         last = self.out / "last.pt"

@@ -163,6 +163,21 @@ class FullState:
             return dcp.get_model_state_dict(self.model, options=full)
         return dcp.get_optimizer_state_dict(self.model, self.optimizer, options=full)
 
+    def finite(self) -> bool:
+        """Whether every weight (each rank's shards, agreed over ranks) is finite; True for an
+        optimizer's state (its model's check covers the weights)."""
+        if self.optimizer is not None:
+            return True
+        from torch.distributed.tensor import DTensor
+
+        local = [t.to_local() if isinstance(t, DTensor) else t
+                 for t in self.model.state_dict().values()]
+        ok = torch.tensor(float(all(bool(torch.isfinite(t).all()) for t in local
+                                    if t.is_floating_point())), device=_device(self.model))
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+        return bool(ok)
+
     def load_state_dict(self, state: dict) -> None:
         from torch.distributed.checkpoint import state_dict as dcp
 
@@ -171,6 +186,10 @@ class FullState:
             dcp.set_model_state_dict(self.model, state, options=full)
         else:
             dcp.set_optimizer_state_dict(self.model, self.optimizer, state, options=full)
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next((t.device for t in model.parameters()), torch.device("cpu"))
 
 
 def unwrap(model: nn.Module) -> nn.Module:

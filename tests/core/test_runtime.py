@@ -113,3 +113,31 @@ def test_time_budget():
 def test_cuda_setup_uses_bf16():
     rt = runtime.setup(RunConfig())
     assert rt.device.type == "cuda" and rt.amp_dtype == torch.bfloat16
+
+
+def test_full_state_in_one_process_is_the_plain_state_keyed_by_name_and_checks_finiteness():
+    """runtime.FullState without a process group: the model's own state_dict, the optimizer's
+    keyed by parameter name (what a sharded run writes too), both loadable into fresh copies;
+    finite() sees a NaN weight."""
+    from milestones.core.runtime import FullState
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    model(torch.randn(5, 3)).sum().backward()
+    opt.step()
+    state, opt_state = FullState(model).state_dict(), FullState(model, opt).state_dict()
+    assert state.keys() == model.state_dict().keys()
+    assert set(opt_state["state"]) == {"0.weight", "0.bias", "1.weight", "1.bias"}
+    twin = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    twin_opt = torch.optim.AdamW(twin.parameters(), lr=0.1)
+    FullState(twin).load_state_dict(state)
+    FullState(twin, twin_opt).load_state_dict(opt_state)
+    assert all(torch.equal(a, b) for a, b in zip(twin.parameters(), model.parameters(),
+                                                 strict=True))
+    assert torch.equal(twin_opt.state[twin[1].weight]["exp_avg"],
+                       opt.state[model[1].weight]["exp_avg"])
+    assert FullState(model).finite() and FullState(model, opt).finite()
+    with torch.no_grad():
+        model[1].bias[0] = float("nan")
+    assert not FullState(model).finite()
