@@ -111,7 +111,6 @@ def test_missing_shakespeare_says_where_and_how(tmp_path):
     assert "--corpus builtin" in str(e.value)
 
 
-@pytest.mark.skipif(not (SHAKESPEARE / "input.txt").is_file(), reason="no shared tiny-Shakespeare")
 def fineweb_shards(folder: Path, sizes: tuple[int, ...], column: str = "text",
                    words: int = 7) -> list[str]:
     """Parquet shards laid out as FineWeb's download (sample/10BT/000_00000.parquet, ...) with
@@ -151,6 +150,7 @@ def test_fineweb_without_shards_or_text_is_one_clear_error(tmp_path):
         D.load_text("fineweb", data_dir=str(tmp_path / "other"))
 
 
+@pytest.mark.skipif(not (SHAKESPEARE / "input.txt").is_file(), reason="no shared tiny-Shakespeare")
 def test_tiny_shakespeare_has_its_65_characters():
     train, val, _ = D.load_text("shakespeare", data_dir=str(SHAKESPEARE))
     assert len(train[0]) + len(val[0]) == 1_115_394
