@@ -30,6 +30,7 @@ def close(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.allclose(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
 
 
+@pytest.mark.slow
 def test_the_torchvision_graph_equals_torchvision_inception_v3():
     ref = randomised(torchvision.models.inception_v3(weights=None, aux_logits=False,
                                                      init_weights=True))
@@ -45,6 +46,7 @@ def test_the_torchvision_graph_equals_torchvision_inception_v3():
         assert close(ours.eval()(x), pool["x"])
 
 
+@pytest.mark.slow
 def test_the_fid_graph_equals_pytorch_fids_inception_and_differs_from_torchvisions(monkeypatch):
     inception = pytest.importorskip("pytorch_fid.inception")
     ours = randomised(InceptionV3(fid=True))
@@ -62,6 +64,7 @@ def test_the_fid_graph_equals_pytorch_fids_inception_and_differs_from_torchvisio
         assert not close(plain.eval()(x), want)  # the four FID modules matter
 
 
+@pytest.mark.slow
 def test_weights_files_load_by_their_class_count(tmp_path):
     fid = randomised(InceptionV3(fid=True), seed=2)
     torch.save(fid.state_dict(), tmp_path / "pt_inception.pth")
