@@ -172,8 +172,9 @@ class FullState:
 
         local = [t.to_local() if isinstance(t, DTensor) else t
                  for t in self.model.state_dict().values()]
-        ok = torch.tensor(float(all(bool(torch.isfinite(t).all()) for t in local
-                                    if t.is_floating_point())), device=_device(self.model))
+        checks = [torch.isfinite(t).all() for t in local if t.is_floating_point()]
+        # one tensor on the device, no host sync per weight (this runs every log window)
+        ok = (torch.stack(checks).all() if checks else torch.tensor(True)).float()
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(ok, op=dist.ReduceOp.MIN)
         return bool(ok)
@@ -186,10 +187,6 @@ class FullState:
             dcp.set_model_state_dict(self.model, state, options=full)
         else:
             dcp.set_optimizer_state_dict(self.model, self.optimizer, state, options=full)
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next((t.device for t in model.parameters()), torch.device("cpu"))
 
 
 def unwrap(model: nn.Module) -> nn.Module:
